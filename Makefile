@@ -1,0 +1,42 @@
+# The README's two commands: `make run` and `make test`. Both create .venv on a fresh machine.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+MODEL ?=
+ARGS ?=
+
+.PHONY: run test lint bench-serving clean deps-system
+
+$(BIN)/ebb: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.test-installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+run: $(BIN)/ebb
+	$(BIN)/ebb serve $(MODEL) --min-workers 1 --max-workers 4 $(ARGS)
+
+# System tools the suite runs for real (Prometheus, promtool). Installed only when missing.
+deps-system:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  echo "installing Debian's prometheus (promtool) for the tests"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+
+test: $(VENV)/.test-installed deps-system
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench-serving: $(VENV)/.test-installed
+	$(BIN)/python bench/serving.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info

@@ -1,0 +1,137 @@
+"""The ``ebb`` command. Parses argv here and nowhere else, then hands validated settings on."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from ebb.config import ConfigError, ServeSettings, load_settings
+from ebb.core.errors import EbbError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ebb", description="Serve models over the Open Inference Protocol and scale them "
+                                "on inference queue depth.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser(
+        "serve", help="serve a model (the demo model when none is given)",
+        description="Serve a model over REST and gRPC. MODEL is an .onnx file, a scikit-learn "
+                    ".joblib/.pkl (with --trust-pickle), a TorchScript .pt, module:Class, "
+                    "builtin:double or builtin:sleep?ms=20&per_item_ms=0.05. Every flag can "
+                    "also be set as EBB_<FLAG> in the environment or in --config.")
+    serve.add_argument("model", nargs="?", help="what to serve (default: the demo model)")
+    fields = ServeSettings.model_fields
+    for flag, kind in (("name", str), ("host", str), ("http_port", int), ("grpc_port", int),
+                       ("workers", int), ("min_workers", int), ("max_workers", int),
+                       ("slo_ms", float), ("autoscale_interval_s", float),
+                       ("scale_in_delay_s", float), ("max_batch_size", int),
+                       ("max_batch_delay_ms", float), ("max_queue_size", int),
+                       ("request_timeout_ms", float), ("max_body_mb", float)):
+        field = fields[flag]
+        default = "" if field.default is None else f" (default: {field.default})"
+        serve.add_argument("--" + flag.replace("_", "-"), type=kind, default=None,
+                           help=f"{field.description}{default}")
+    serve.add_argument("--policy", choices=["ebb", "hpa", "keda", "kpa", "ray"], default=None,
+                       help="autoscaling policy (default: ebb)")
+    serve.add_argument("--trust-pickle", action="store_true", default=None,
+                       help="allow loading pickled models; only for files you trust")
+    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
+                       default=None)
+    serve.add_argument("--config", type=Path, help="TOML or YAML file of settings")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return _serve(vars(args))
+    return 2
+
+
+def _serve(arguments: dict[str, Any]) -> int:
+    config_file = arguments.pop("config")
+    arguments.pop("command")
+    try:
+        settings = load_settings(arguments, config_file)
+    except ConfigError as error:
+        print(f"ebb: {error}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    try:
+        asyncio.run(_run_server(settings))
+    except (EbbError, OSError, TimeoutError, RuntimeError) as error:
+        print(f"ebb: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _run_server(settings: ServeSettings) -> None:
+    from ebb.runtime.loaders import resolve
+    from ebb.server import EbbServer
+
+    source = resolve(settings.model, settings.name, settings.trust_pickle)
+    server = EbbServer(settings, [source])
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        ports = await server.start()
+        for note in ports.notes:
+            print(f"ebb: {note}", file=sys.stderr)
+        print(banner(server, settings.host, ports.http, ports.grpc), flush=True)
+        await stop.wait()
+        print("ebb: shutting down: finishing accepted requests", file=sys.stderr, flush=True)
+    finally:
+        await server.stop()
+
+
+def banner(server: Any, host: str, http_port: int, grpc_port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{http_port}"
+    lines = [f"Ebb {server.info.version} serving:"]
+    example = ""
+    for served in server.dispatcher.models.values():
+        meta = served.metadata
+        spec = meta.inputs[0]
+        shape = [1 if dim == -1 else dim for dim in spec.shape]
+        lines.append(f"  model {meta.name} v{meta.version} ({meta.platform}): "
+                     f"{', '.join(f'{s.name} {s.datatype}{list(s.shape)}' for s in meta.inputs)}"
+                     f" -> {', '.join(f'{s.name} {s.datatype}{list(s.shape)}' for s in meta.outputs)}")
+        if not example and spec.datatype.startswith(("FP", "INT", "UINT")):
+            count = 1
+            for dim in shape:
+                count *= dim
+            data = ",".join(["0.5"] * count)
+            example = (
+                f"curl -s {base}/v2/models/{meta.name}/infer -H 'Content-Type: application/json'"
+                f" -d '{{\"inputs\":[{{\"name\":\"{spec.name}\",\"datatype\":\"{spec.datatype}\","
+                f"\"shape\":{shape},\"data\":[{data}]}}]}}'")
+    lines += [
+        f"  REST     {base}/v2   (OpenAPI: {base}/openapi.json)",
+        f"  gRPC     {shown}:{grpc_port}",
+        f"  metrics  {base}/metrics",
+    ]
+    if example:
+        lines += ["Try:", f"  {example}",
+                  "  python -c \"import tritonclient.http as h; "
+                  f"print(h.InferenceServerClient('{shown}:{http_port}').is_server_ready())\""]
+    lines.append("Ctrl-C stops (accepted requests are answered first).")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

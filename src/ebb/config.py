@@ -1,0 +1,137 @@
+"""Settings for ``ebb serve``, validated once here; nothing else reads the environment or argv.
+
+Precedence: command-line flags > ``EBB_*`` environment variables > config file (TOML or YAML)
+> defaults. A bad value becomes one line naming the flag, the variable and the allowed range.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+DEFAULT_HTTP_PORT = 8080
+DEFAULT_GRPC_PORT = 8081
+
+
+class ConfigError(ValueError):
+    """A setting is invalid; the message is ready to show a user."""
+
+
+class ServeSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="EBB_", extra="forbid", frozen=True)
+
+    model: str | None = Field(None, description="Model file or spec; none serves the demo model.")
+    name: str | None = Field(None, description="Name to serve the model under.")
+    host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 for all interfaces.")
+    http_port: int | None = Field(None, ge=0, le=65535,
+                                  description="HTTP port; unset tries 8080, then a free port.")
+    grpc_port: int | None = Field(None, ge=0, le=65535,
+                                  description="gRPC port; unset tries 8081, then a free port.")
+    workers: int = Field(1, ge=0, le=256, description="Worker processes to start with.")
+    min_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling lower bound.")
+    max_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling upper bound.")
+    policy: Literal["ebb", "hpa", "keda", "kpa", "ray"] = Field(
+        "ebb", description="Autoscaling policy.")
+    slo_ms: float = Field(100.0, gt=0, le=600_000, description="Latency SLO the policy keeps.")
+    autoscale_interval_s: float = Field(0.5, gt=0, le=600,
+                                        description="How often the autoscaler decides.")
+    scale_in_delay_s: float = Field(30.0, ge=0, le=86_400,
+                                    description="Sustained low demand before removing workers.")
+    max_batch_size: int = Field(32, ge=1, le=65_536, description="Rows per batch; 1: no batching.")
+    max_batch_delay_ms: float = Field(2.0, ge=0, le=10_000,
+                                      description="Longest wait for a batch to fill.")
+    max_queue_size: int = Field(1024, ge=1, le=10_000_000,
+                                description="Requests waiting before new ones get 503.")
+    request_timeout_ms: float = Field(30_000, ge=0, le=3_600_000,
+                                      description="Default deadline; 0: none.")
+    max_body_mb: float = Field(64, gt=0, le=4096, description="Largest request body.")
+    trust_pickle: bool = Field(False, description="Allow loading pickled (scikit-learn) models.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @model_validator(mode="after")
+    def _bounds_in_order(self) -> ServeSettings:
+        low, high = self.min_workers, self.max_workers
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_workers ({low}) is above max_workers ({high})")
+        return self
+
+    @property
+    def autoscaling(self) -> bool:
+        return self.max_workers is not None and self.max_workers > (self.min_workers or 0)
+
+    @property
+    def initial_workers(self) -> int:
+        if self.min_workers is None and self.max_workers is None:
+            return self.workers
+        low = self.min_workers if self.min_workers is not None else 0
+        high = self.max_workers if self.max_workers is not None else max(low, self.workers)
+        return min(max(self.workers, low), high)
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _FileSource(settings_cls))
+
+
+_file_values: dict[str, Any] = {}
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _file_values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_file_values)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise ConfigError(f"cannot read config file {path}: {error.strerror}") from None
+    try:
+        if path.suffix in (".yaml", ".yml"):
+            import yaml
+
+            values = yaml.safe_load(text) or {}
+        else:
+            values = tomllib.loads(text)
+    except Exception as error:
+        raise ConfigError(f"config file {path} is not valid: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"config file {path} must hold a table of settings")
+    section = values.get("serve", values)
+    return {key.replace("-", "_"): value for key, value in section.items()}
+
+
+def load_settings(flags: dict[str, Any], config_file: Path | None = None) -> ServeSettings:
+    """Merge flags, environment and file, and validate; raises ConfigError with one line."""
+    global _file_values
+    _file_values = read_config_file(config_file) if config_file else {}
+    try:
+        return ServeSettings(**{key: value for key, value in flags.items() if value is not None})
+    except ValidationError as error:
+        raise ConfigError(describe_error(error)) from None
+    finally:
+        _file_values = {}
+
+
+def describe_error(error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors():
+        field = ".".join(str(part) for part in problem["loc"]) or "settings"
+        message = problem["msg"].removeprefix("Value error, ")
+        if field == "settings":
+            lines.append(f"invalid settings: {message}")
+            continue
+        flag = "--" + field.replace("_", "-")
+        lines.append(f"invalid {flag} (EBB_{field.upper()}): {message} "
+                     f"(got {problem.get('input')!r})")
+    return "; ".join(lines)

@@ -1,0 +1,95 @@
+"""Scrape-time collectors: read live serving state when Prometheus asks, not on every request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import psutil
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from ebb.metrics import names
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSample:
+    worker_id: int
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelSnapshot:
+    model: str
+    queue_depth: int
+    queue_capacity: int
+    inflight: int
+    starting: int
+    ready: int
+    draining: int
+    rejections: int
+    expirations: int
+    worker_restarts: int
+    workers: tuple[WorkerSample, ...]
+
+
+class ServingCollector(Collector):
+    def __init__(self, snapshot: Callable[[], Iterable[ModelSnapshot]]) -> None:
+        self._snapshot = snapshot
+        self._processes: dict[int, psutil.Process] = {}
+
+    def collect(self) -> Iterable[Metric]:
+        depth = GaugeMetricFamily(names.QUEUE_DEPTH, "Requests waiting in the queue.",
+                                  labels=["model"])
+        capacity = GaugeMetricFamily(names.QUEUE_CAPACITY, "Queue bound (max_queue_size).",
+                                     labels=["model"])
+        inflight = GaugeMetricFamily(names.INFLIGHT_REQUESTS,
+                                     "Requests being run by workers.", labels=["model"])
+        workers = GaugeMetricFamily(names.WORKERS, "Worker processes by state.",
+                                    labels=["model", "state"])
+        rejections = CounterMetricFamily(names.QUEUE_REJECTIONS,
+                                         "Requests refused because the queue was full.",
+                                         labels=["model"])
+        expirations = CounterMetricFamily(names.REQUEST_EXPIRATIONS,
+                                          "Requests whose deadline passed in the queue.",
+                                          labels=["model"])
+        restarts = CounterMetricFamily(names.WORKER_RESTARTS,
+                                       "Workers that died and were replaced.", labels=["model"])
+        cpu = CounterMetricFamily(names.WORKER_CPU, "CPU time of each worker process.",
+                                  labels=["model", "worker"])
+        memory = GaugeMetricFamily(names.WORKER_MEMORY, "Resident memory of each worker.",
+                                   labels=["model", "worker"])
+        live_pids = set()
+        for snap in self._snapshot():
+            model = snap.model
+            depth.add_metric([model], snap.queue_depth)
+            capacity.add_metric([model], snap.queue_capacity)
+            inflight.add_metric([model], snap.inflight)
+            for state, value in (("starting", snap.starting), ("ready", snap.ready),
+                                 ("draining", snap.draining)):
+                workers.add_metric([model, state], value)
+            rejections.add_metric([model], snap.rejections)
+            expirations.add_metric([model], snap.expirations)
+            restarts.add_metric([model], snap.worker_restarts)
+            for worker in snap.workers:
+                live_pids.add(worker.pid)
+                usage = self._usage(worker.pid)
+                if usage is not None:
+                    cpu.add_metric([model, str(worker.worker_id)], usage[0])
+                    memory.add_metric([model, str(worker.worker_id)], usage[1])
+        for pid in set(self._processes) - live_pids:
+            del self._processes[pid]
+        yield from (depth, capacity, inflight, workers, rejections, expirations, restarts, cpu,
+                    memory)
+
+    def _usage(self, pid: int) -> tuple[float, int] | None:
+        try:
+            process = self._processes.get(pid)
+            if process is None:
+                process = self._processes[pid] = psutil.Process(pid)
+            with process.oneshot():
+                times = process.cpu_times()
+                return times.user + times.system, process.memory_info().rss
+        except psutil.Error:
+            self._processes.pop(pid, None)
+            return None

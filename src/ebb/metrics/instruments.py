@@ -1,0 +1,58 @@
+"""Per-event instruments, built on an injected registry. Implements serving's observer seams."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from ebb.metrics import names
+
+
+class ServingMetrics:
+    """Histograms and counters updated as requests and batches finish.
+
+    Label children are cached, so recording costs a dict lookup and a lock, not a label parse.
+    """
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.requests = Counter(names.REQUESTS, "Requests answered, by protocol and status code.",
+                                ["model", "protocol", "code"], registry=registry)
+        self.request_duration = Histogram(
+            names.REQUEST_DURATION, "Time from decoded request to encoded answer.",
+            ["model", "protocol"], buckets=names.LATENCY_BUCKETS, registry=registry)
+        self.queue_wait = Histogram(
+            names.QUEUE_WAIT, "Time a request waited in the queue before a worker took it.",
+            ["model"], buckets=names.LATENCY_BUCKETS, registry=registry)
+        self.inference_duration = Histogram(
+            names.INFERENCE_DURATION, "Time a worker spent running one batch.",
+            ["model"], buckets=names.LATENCY_BUCKETS, registry=registry)
+        self.batch_size = Histogram(
+            names.BATCH_SIZE, "Requests per batch.", ["model"], buckets=names.BATCH_BUCKETS,
+            registry=registry)
+        self.worker_start = Histogram(
+            names.WORKER_START, "Cold start: worker process spawn to model loaded and ready.",
+            ["model"], buckets=names.START_BUCKETS, registry=registry)
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+    def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None:
+        key = (model, protocol, code)
+        children = self._request_children.get(key)
+        if children is None:
+            children = (self.requests.labels(model, protocol, str(code)),
+                        self.request_duration.labels(model, protocol))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
+
+    def batch_done(self, model: str, requests: int, rows: int, seconds: float,
+                   queue_waits: list[float]) -> None:
+        self.inference_duration.labels(model).observe(seconds)
+        self.batch_size.labels(model).observe(requests)
+        wait = self.queue_wait.labels(model)
+        for waited in queue_waits:
+            wait.observe(max(waited, 0.0))
+
+    def worker_started(self, model: str, seconds: float) -> None:
+        self.worker_start.labels(model).observe(seconds)
+
+    def worker_restarted(self, model: str) -> None:
+        """Restarts are counted from ModelStats at scrape time; nothing to do here."""

@@ -1,0 +1,30 @@
+"""Every metric name Ebb exports. Dashboards, alert rules and the autoscaler import from here.
+
+Prometheus conventions: ``ebb_`` prefix, base units (seconds, bytes), ``_total`` on counters (the
+client library adds it to counter families). The ``code`` label of request counters is the HTTP
+status for both protocols (gRPC answers are counted by the HTTP status of the same error).
+"""
+
+from typing import Final
+
+QUEUE_DEPTH: Final = "ebb_queue_depth"
+INFLIGHT_REQUESTS: Final = "ebb_inflight_requests"
+WORKERS: Final = "ebb_workers"
+REQUESTS: Final = "ebb_requests"  # counter: ebb_requests_total
+REQUEST_DURATION: Final = "ebb_request_duration_seconds"
+QUEUE_WAIT: Final = "ebb_queue_wait_seconds"
+INFERENCE_DURATION: Final = "ebb_inference_duration_seconds"
+BATCH_SIZE: Final = "ebb_batch_size"
+QUEUE_REJECTIONS: Final = "ebb_queue_rejections"  # counter: ebb_queue_rejections_total
+REQUEST_EXPIRATIONS: Final = "ebb_request_expirations"  # counter: ..._total
+WORKER_RESTARTS: Final = "ebb_worker_restarts"  # counter: ebb_worker_restarts_total
+WORKER_START: Final = "ebb_worker_start_seconds"
+WORKER_CPU: Final = "ebb_worker_cpu_seconds"  # counter: ebb_worker_cpu_seconds_total
+WORKER_MEMORY: Final = "ebb_worker_resident_memory_bytes"
+QUEUE_CAPACITY: Final = "ebb_queue_capacity"
+MODEL_INFO: Final = "ebb_model"  # info: ebb_model_info
+
+LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75,
+                          1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS: Final = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+START_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)

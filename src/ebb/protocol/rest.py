@@ -1,0 +1,282 @@
+"""Open Inference Protocol over HTTP, as a bare ASGI app.
+
+A framework router would cost more per request than the rest of the path together; the route
+table here is a few string splits. Everything is decoded by ``codec`` and answered by
+``Dispatcher``; errors are mapped in ``_error_response`` and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ebb.core.datatypes import numpy_dtype
+from ebb.core.errors import EbbError, InvalidInput, PayloadTooLarge, Unavailable
+from ebb.core.types import InferRequest, Tensor
+from ebb.protocol.codec import decode_infer_request, dumps, encode_error, encode_infer_response
+from ebb.serving.dispatcher import Dispatcher
+from ebb.serving.stats import RequestRecorder
+
+log = logging.getLogger("ebb.rest")
+
+Scope = Mapping[str, Any]
+Receive = Callable[[], Awaitable[Mapping[str, Any]]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
+Page = Callable[[Scope], Awaitable[tuple[int, bytes, bytes]]]
+"""An extra GET route: returns (status, content type, body)."""
+
+_JSON = b"application/json"
+_OCTETS = b"application/octet-stream"
+_TIMEOUT_HEADER = b"ebb-timeout-ms"
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    name: str
+    version: str
+    extensions: tuple[str, ...] = ("binary_tensor_data", "parameters")
+
+
+class RestApp:
+    def __init__(self, dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder,
+                 max_body_bytes: int, pages: Mapping[str, Page]) -> None:
+        self._dispatcher = dispatcher
+        self._info = info
+        self._recorder = recorder
+        self._max_body = max_body_bytes
+        self._pages = dict(pages)
+        self._server_metadata = dumps({"name": info.name, "version": info.version,
+                                       "extensions": list(info.extensions)})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        method: str = scope["method"]
+        try:
+            if path.startswith("/v2/models/"):
+                await self._v2_model(scope, receive, send, path[11:].split("/"), method)
+            elif path.startswith("/v1/models/"):
+                await self._v1_model(scope, receive, send, path[11:], method)
+            elif method not in ("GET", "HEAD"):
+                await _send(send, 405 if self._known(path) else 404,
+                            encode_error(f"{method} {path} is not supported"))
+            elif path in ("/v2", "/v2/"):
+                await _send(send, 200, self._server_metadata)
+            elif path == "/v2/health/live":
+                await _send(send, 200, dumps({"live": True}))
+            elif path == "/v2/health/ready":
+                ready = all(self._dispatcher.ready(name) for name in self._dispatcher.models)
+                await _send(send, 200 if ready else 503, dumps({"ready": ready}))
+            elif path in self._pages:
+                status, content_type, body = await self._pages[path](scope)
+                await _send(send, status, body, content_type)
+            else:
+                await _send(send, 404, encode_error(f"no route {path}"))
+        except EbbError as error:
+            await _error_response(send, error)
+        except Exception:
+            log.exception("unexpected error answering %s %s", method, path)
+            await _send(send, 500, encode_error("internal server error"))
+
+    def _known(self, path: str) -> bool:
+        return path in ("/v2", "/v2/", "/v2/health/live", "/v2/health/ready") or path in self._pages
+
+    async def _v2_model(self, scope: Scope, receive: Receive, send: Send, parts: list[str],
+                        method: str) -> None:
+        name = parts[0]
+        version = ""
+        rest = parts[1:]
+        if len(rest) >= 2 and rest[0] == "versions":
+            version, rest = rest[1], rest[2:]
+        action = rest[0] if rest else ""
+        if len(rest) > 1 or action not in ("", "ready", "infer") or not name:
+            await _send(send, 404, encode_error(f"no route {scope['path']}"))
+            return
+        if action == "infer":
+            if method != "POST":
+                await _send(send, 405, encode_error("infer takes POST"), extra=[(b"allow", b"POST")])
+                return
+            await self._infer(scope, receive, send, name, version)
+            return
+        if method not in ("GET", "HEAD"):
+            await _send(send, 405, encode_error(f"{scope['path']} takes GET"),
+                        extra=[(b"allow", b"GET")])
+            return
+        served = self._dispatcher.model(name, version)
+        if action == "ready":
+            ready = self._dispatcher.ready(name, version)
+            await _send(send, 200 if ready else 503, dumps({"name": name, "ready": ready}))
+        else:
+            await _send(send, 200, dumps(served.metadata.to_json()))
+
+    async def _infer(self, scope: Scope, receive: Receive, send: Send, name: str,
+                     version: str) -> None:
+        started = time.perf_counter()
+        code = 200
+        try:
+            header_length: int | None = None
+            timeout_s: float | None = None
+            content_length: int | None = None
+            for key, value in scope["headers"]:
+                if key == b"inference-header-content-length":
+                    header_length = _int_header(key, value)
+                elif key == b"content-length":
+                    content_length = _int_header(key, value)
+                elif key == _TIMEOUT_HEADER:
+                    timeout_s = _int_header(key, value) / 1000 or None
+            body = await _read_body(receive, self._max_body, content_length)
+            request = decode_infer_request(name, version, body, header_length)
+            if timeout_s is not None:
+                request = _with_timeout(request, timeout_s)
+            response = await self._dispatcher.infer(request)
+            payload, json_length = encode_infer_response(response, request)
+            if json_length is None:
+                await _send(send, 200, payload)
+            else:
+                await _send(send, 200, payload, _OCTETS, [
+                    (b"inference-header-content-length", str(json_length).encode())])
+        except EbbError as error:
+            code = error.http_status
+            await _error_response(send, error)
+        except Exception:
+            code = 500
+            log.exception("unexpected error in infer for model %s", name)
+            await _send(send, 500, encode_error("internal server error"))
+        finally:
+            if name in self._dispatcher.models:
+                self._recorder.request_done(name, "rest", code, time.perf_counter() - started)
+
+    async def _v1_model(self, scope: Scope, receive: Receive, send: Send, tail: str,
+                        method: str) -> None:
+        """KServe V1: ``GET /v1/models/{m}`` and ``POST /v1/models/{m}:predict``."""
+        if tail.endswith(":predict"):
+            if method != "POST":
+                await _send(send, 405, encode_error("predict takes POST"))
+                return
+            await self._v1_predict(scope, receive, send, tail.removesuffix(":predict"))
+            return
+        if method not in ("GET", "HEAD"):
+            await _send(send, 405, encode_error(f"{scope['path']} takes GET"))
+            return
+        self._dispatcher.model(tail)
+        await _send(send, 200, dumps({"name": tail, "ready": self._dispatcher.ready(tail)}))
+
+    async def _v1_predict(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
+        started = time.perf_counter()
+        code = 200
+        try:
+            served = self._dispatcher.model(name)
+            if len(served.metadata.inputs) != 1:
+                raise InvalidInput(f"model {name!r} has {len(served.metadata.inputs)} inputs; "
+                                   "the V1 protocol carries one, use /v2 instead")
+            spec = served.metadata.inputs[0]
+            body = await _read_body(receive, self._max_body, None)
+            instances = _v1_instances(body)
+            try:
+                data = np.asarray(instances, dtype=numpy_dtype(spec.datatype))
+            except (ValueError, TypeError, OverflowError) as error:
+                raise InvalidInput(f"instances are not valid {spec.datatype}: {error}") from None
+            request = InferRequest(name, (Tensor(spec.name, spec.datatype, data),))
+            response = await self._dispatcher.infer(request)
+            if len(response.outputs) == 1:
+                predictions: Any = response.outputs[0].data.tolist()
+            else:
+                columns = {tensor.name: tensor.data.tolist() for tensor in response.outputs}
+                predictions = [dict(zip(columns, row, strict=True))
+                               for row in zip(*columns.values(), strict=True)]
+            await _send(send, 200, dumps({"predictions": predictions}))
+        except EbbError as error:
+            code = error.http_status
+            await _error_response(send, error)
+        finally:
+            if name in self._dispatcher.models:
+                self._recorder.request_done(name, "rest_v1", code, time.perf_counter() - started)
+
+
+def _v1_instances(body: bytes) -> list[Any]:
+    import orjson
+
+    try:
+        document = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"malformed JSON in request body: {error}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("instances"), list):
+        raise InvalidInput("V1 predict needs a JSON object with an 'instances' list")
+    instances: list[Any] = document["instances"]
+    if not instances:
+        raise InvalidInput("'instances' is empty")
+    return instances
+
+
+def _with_timeout(request: InferRequest, timeout_s: float) -> InferRequest:
+    return InferRequest(request.model_name, request.inputs, request.model_version, request.id,
+                        request.parameters, request.outputs, timeout_s)
+
+
+def _int_header(key: bytes, value: bytes) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise InvalidInput(f"header {key.decode()} must be a non-negative integer, "
+                           f"not {value.decode(errors='replace')!r}")
+    return number
+
+
+async def _read_body(receive: Receive, limit: int, content_length: int | None) -> bytes:
+    if content_length is not None and content_length > limit:
+        raise PayloadTooLarge(f"request body of {content_length} bytes is over the "
+                              f"{limit}-byte limit")
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False):
+        if len(body) > limit:
+            raise PayloadTooLarge(f"request body is over the {limit}-byte limit")
+        return body
+    chunks = [body]
+    size = len(body)
+    while message.get("more_body", False):
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"request body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _error_response(send: Send, error: EbbError) -> None:
+    extra = []
+    if isinstance(error, Unavailable):
+        extra.append((b"retry-after", str(max(1, math.ceil(error.retry_after_s))).encode()))
+    await _send(send, error.http_status, encode_error(error.message), extra=extra)
+
+
+async def _send(send: Send, status: int, body: bytes, content_type: bytes = _JSON,
+                extra: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

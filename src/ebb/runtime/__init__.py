@@ -1,0 +1,1 @@
+"""Models: the ModelRuntime seam, the loaders that produce one, and the built-in models."""

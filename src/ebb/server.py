@@ -1,0 +1,202 @@
+"""The app factory and lifecycle of one Ebb server: gateway, workers, HTTP and gRPC.
+
+``EbbServer`` wires the parts together from validated settings; nothing here decodes a request
+or runs a model. Start-up: describe the model, start workers, bind ports (falling back to a free
+port only when the user did not choose one), serve. Shutdown: refuse new work, let accepted
+requests finish, stop workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client.exposition import choose_encoder
+
+from ebb import __version__
+from ebb.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ServeSettings
+from ebb.core.errors import Unavailable
+from ebb.metrics.collectors import ModelSnapshot, ServingCollector, WorkerSample
+from ebb.metrics.instruments import ServingMetrics
+from ebb.protocol.grpc_server import create_server
+from ebb.protocol.openapi import openapi_document
+from ebb.protocol.rest import RestApp, Scope, ServerInfo
+from ebb.runtime.base import ModelSource
+from ebb.serving.batching import BatchPolicy
+from ebb.serving.dispatcher import Dispatcher, ServedModel
+from ebb.serving.queue import ModelQueue
+from ebb.serving.stats import ModelStats
+from ebb.serving.workers import WorkerPool, worker_context
+
+log = logging.getLogger("ebb.server")
+
+WORKER_READY_TIMEOUT_S = 300.0
+SHUTDOWN_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class BoundPorts:
+    http: int
+    grpc: int
+    notes: tuple[str, ...]
+    """Messages about ports that were taken and replaced."""
+
+
+class _QuietUvicorn(uvicorn.Server):
+    """Uvicorn without its own signal handling: EbbServer owns the process lifecycle."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class EbbServer:
+    def __init__(self, settings: ServeSettings, sources: Iterable[ModelSource]) -> None:
+        self.settings = settings
+        self.registry = CollectorRegistry()
+        self.metrics = ServingMetrics(self.registry)
+        ProcessCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        self.info = ServerInfo("ebb", __version__)
+        self._context = worker_context()
+        models = {}
+        for source in sources:
+            served = self._serve_model(source)
+            models[served.name] = served
+        self.dispatcher = Dispatcher(models)
+        self.registry.register(ServingCollector(self.snapshot))
+        pages = {"/metrics": self._metrics_page, "/openapi.json": self._openapi_page}
+        self.rest = RestApp(self.dispatcher, self.info, self.metrics,
+                            int(settings.max_body_mb * 1024 * 1024), pages)
+        self._openapi = openapi_document(self.info)
+        self._uvicorn: _QuietUvicorn | None = None
+        self._grpc: Any = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self.ports: BoundPorts | None = None
+
+    def _serve_model(self, source: ModelSource) -> ServedModel:
+        settings = self.settings
+        metadata = source.describe()
+        batch_limit = min(settings.max_batch_size, metadata.max_batch_size) or 1
+        policy = BatchPolicy(batch_limit, settings.max_batch_delay_ms / 1000)
+        queue = ModelQueue(policy, settings.max_queue_size)
+        stats = ModelStats()
+        pool = WorkerPool(metadata.name, source, metadata, queue, stats, self.metrics,
+                          self._context)
+        timeout = settings.request_timeout_ms / 1000 or None
+        scale_from_zero = settings.autoscaling and (settings.min_workers or 0) == 0
+        return ServedModel(metadata, queue, pool, stats, timeout, scale_from_zero)
+
+    def snapshot(self) -> list[ModelSnapshot]:
+        snapshots = []
+        for served in self.dispatcher.models.values():
+            counts = served.pool.counts()
+            snapshots.append(ModelSnapshot(
+                model=served.name, queue_depth=served.queue.depth,
+                queue_capacity=served.queue.max_size, inflight=served.pool.inflight,
+                starting=counts.starting, ready=counts.ready, draining=counts.draining,
+                rejections=served.queue.rejected, expirations=served.queue.expired,
+                worker_restarts=served.stats.worker_restarts,
+                workers=tuple(WorkerSample(w.id, w.pid) for w in served.pool.workers
+                              if w.pid is not None),
+            ))
+        return snapshots
+
+    async def _metrics_page(self, scope: Scope) -> tuple[int, bytes, bytes]:
+        accept = ""
+        for key, value in scope["headers"]:
+            if key == b"accept":
+                accept = value.decode("latin-1")
+        encoder, content_type = choose_encoder(accept)
+        return 200, content_type.encode(), encoder(self.registry)
+
+    async def _openapi_page(self, scope: Scope) -> tuple[int, bytes, bytes]:
+        return 200, b"application/json", self._openapi
+
+    async def start(self) -> BoundPorts:
+        """Start workers, wait for the first ones, then open the ports."""
+        initial = self.settings.initial_workers
+        for served in self.dispatcher.models.values():
+            served.pool.add(initial)
+        for served in self.dispatcher.models.values():
+            await served.pool.wait_ready(min(initial, 1), WORKER_READY_TIMEOUT_S)
+        http_socket, http_note = bind_port(self.settings.host, self.settings.http_port,
+                                           DEFAULT_HTTP_PORT, "HTTP")
+        config = uvicorn.Config(self.rest, http="httptools", lifespan="off",
+                                log_level="warning", access_log=False, server_header=False,
+                                date_header=False, backlog=4096)
+        self._uvicorn = _QuietUvicorn(config)
+        self._tasks.append(asyncio.create_task(self._uvicorn.serve(sockets=[http_socket])))
+        self._grpc = create_server(self.dispatcher, self.info, self.metrics,
+                                   int(self.settings.max_body_mb * 1024 * 1024))
+        grpc_port, grpc_note = bind_grpc(self._grpc, self.settings.host, self.settings.grpc_port)
+        await self._grpc.start()
+        while not self._uvicorn.started:
+            await asyncio.sleep(0.005)
+        notes = tuple(note for note in (http_note, grpc_note) if note)
+        self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
+        return self.ports
+
+    async def stop(self) -> None:
+        """Refuse new requests, answer the accepted ones, stop the workers."""
+        for served in self.dispatcher.models.values():
+            served.queue.max_size = 0
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + SHUTDOWN_GRACE_S
+        while loop.time() < deadline and any(
+            served.queue.depth or served.pool.inflight
+            for served in self.dispatcher.models.values()
+        ):
+            await asyncio.sleep(0.02)
+        if self._uvicorn is not None:
+            self._uvicorn.should_exit = True
+        if self._grpc is not None:
+            await self._grpc.stop(grace=1.0)
+        for served in self.dispatcher.models.values():
+            served.queue.drain_all(Unavailable("server is shutting down"))
+            await served.pool.close()
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def bind_port(host: str, port: int | None, default: int, label: str) -> tuple[socket.socket, str]:
+    """Bind the chosen port, or the default, or a free one when the default is taken."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    note = ""
+    try:
+        sock.bind((host, default if port is None else port))
+    except OSError as error:
+        if port is not None:
+            sock.close()
+            raise OSError(f"cannot bind {label} port {port} on {host}: {error.strerror}") from None
+        sock.bind((host, 0))
+        note = (f"{label} port {default} is in use; using {sock.getsockname()[1]} instead "
+                f"(choose one with --{label.lower()}-port)")
+    sock.listen(4096)
+    sock.setblocking(False)
+    return sock, note
+
+
+def bind_grpc(server: Any, host: str, port: int | None) -> tuple[int, str]:
+    address = f"[{host}]" if ":" in host else host
+    wanted = DEFAULT_GRPC_PORT if port is None else port
+    try:
+        bound = int(server.add_insecure_port(f"{address}:{wanted}"))
+    except RuntimeError:
+        bound = 0
+    if bound:
+        return bound, ""
+    if port is not None:
+        raise OSError(f"cannot bind gRPC port {port} on {host}")
+    bound = int(server.add_insecure_port(f"{address}:0"))
+    return bound, (f"gRPC port {DEFAULT_GRPC_PORT} is in use; using {bound} instead "
+                   "(choose one with --grpc-port)")

@@ -1,0 +1,205 @@
+"""One bounded queue per model, from which idle workers take batches.
+
+Requests that can share a batch (same input names, datatypes and non-batch dimensions) form a
+group; the oldest request decides which group goes next. Workers wait on a future, woken by new
+arrivals or by a timer at the oldest request's flush deadline, never by polling. A full queue
+refuses at once, and a request whose deadline passes while it waits leaves with 504.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from itertools import count, islice
+
+from ebb.core.errors import DeadlineExceeded, Unavailable
+from ebb.core.types import InferRequest
+from ebb.serving.batching import BatchPolicy, flush_deadline, flush_due, take_count
+
+_sequence = count()
+
+
+class Pending:
+    """A request admitted to the queue, waiting for its answer."""
+
+    __slots__ = ("attempts", "enqueued_at", "future", "request", "rows", "sequence",
+                 "signature", "timer")
+
+    def __init__(self, request: InferRequest, rows: int, signature: Hashable,
+                 future: asyncio.Future[object]) -> None:
+        self.request = request
+        self.rows = rows
+        self.signature = signature
+        self.future = future
+        self.enqueued_at = 0.0
+        self.attempts = 0
+        self.sequence = next(_sequence)
+        self.timer: asyncio.TimerHandle | None = None
+
+
+@dataclass
+class _Group:
+    items: deque[Pending] = field(default_factory=deque)
+    rows: int = 0
+
+
+class ModelQueue:
+    def __init__(self, policy: BatchPolicy, max_size: int, retry_after_s: float = 1.0) -> None:
+        if max_size < 1:
+            raise ValueError("max_size must be at least 1")
+        self.policy = policy
+        self.max_size = max_size
+        self.retry_after_s = retry_after_s
+        self._groups: dict[Hashable, _Group] = {}
+        self._depth = 0
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._closed = False
+        self.rejected = 0
+        """Requests refused because the queue was full."""
+        self.expired = 0
+        """Requests whose deadline passed while they waited."""
+
+    @property
+    def depth(self) -> int:
+        """Requests admitted and not yet taken by a worker."""
+        return self._depth
+
+    def put(self, pending: Pending, deadline: float | None) -> None:
+        """Admit a request or refuse it at once (``Unavailable``) when the queue is full."""
+        if self._closed:
+            raise Unavailable("server is shutting down", self.retry_after_s)
+        if self._depth >= self.max_size:
+            self.rejected += 1
+            raise Unavailable(
+                f"queue full ({self.max_size} requests waiting); retry later", self.retry_after_s
+            )
+        loop = asyncio.get_running_loop()
+        pending.enqueued_at = loop.time()
+        if deadline is not None:
+            pending.timer = loop.call_at(deadline, self._expire, pending)
+        self._append(pending)
+        self._wake_one()
+
+    def requeue_front(self, batch: Iterable[Pending]) -> None:
+        """Put a batch back at the head of its group (its worker died before answering)."""
+        for pending in sorted(batch, key=lambda item: item.sequence, reverse=True):
+            group = self._groups.setdefault(pending.signature, _Group())
+            group.items.appendleft(pending)
+            group.rows += pending.rows
+            self._depth += 1
+        self._wake_one()
+
+    def _append(self, pending: Pending) -> None:
+        group = self._groups.get(pending.signature)
+        if group is None:
+            group = self._groups[pending.signature] = _Group()
+        group.items.append(pending)
+        group.rows += pending.rows
+        self._depth += 1
+
+    def _expire(self, pending: Pending) -> None:
+        group = self._groups.get(pending.signature)
+        if group is None or pending not in group.items:
+            return
+        group.items.remove(pending)
+        group.rows -= pending.rows
+        self._depth -= 1
+        if not group.items:
+            del self._groups[pending.signature]
+        self.expired += 1
+        if not pending.future.done():
+            waited = asyncio.get_running_loop().time() - pending.enqueued_at
+            pending.future.set_exception(DeadlineExceeded(
+                f"request deadline passed after {waited * 1000:.0f} ms waiting in the queue"
+            ))
+
+    def _wake_one(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+
+    def take_ready_batch(self, now: float) -> list[Pending] | None:
+        """The next batch if one is due now: a full group first, else the oldest group's delay."""
+        chosen: _Group | None = None
+        for group in self._groups.values():
+            if group.rows >= self.policy.max_batch_size:
+                chosen = group
+                break
+        if chosen is None:
+            oldest = self._oldest_group()
+            if oldest is None or not flush_due(self.policy, oldest.rows,
+                                               oldest.items[0].enqueued_at, now):
+                return None
+            chosen = oldest
+        taken = take_count(self.policy, (item.rows for item in chosen.items))
+        batch = [chosen.items.popleft() for _ in range(taken)]
+        for pending in batch:
+            chosen.rows -= pending.rows
+            if pending.timer is not None:
+                pending.timer.cancel()
+        self._depth -= taken
+        if not chosen.items:
+            del self._groups[batch[0].signature]
+        return batch
+
+    def _oldest_group(self) -> _Group | None:
+        if len(self._groups) == 1:
+            return next(iter(self._groups.values()))
+        return min(self._groups.values(), key=lambda g: g.items[0].sequence, default=None)
+
+    def next_flush_at(self) -> float | None:
+        oldest = self._oldest_group()
+        if oldest is None:
+            return None
+        return flush_deadline(self.policy, oldest.items[0].enqueued_at)
+
+    async def next_batch(self) -> list[Pending]:
+        """Wait until a batch is due and take it. Cancelling the wait loses no request."""
+        loop = asyncio.get_running_loop()
+        while True:
+            batch = self.take_ready_batch(loop.time())
+            if batch is not None:
+                if self._depth:
+                    self._wake_one()
+                return batch
+            waiter: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(waiter)
+            wake_at = self.next_flush_at()
+            timer = loop.call_at(wake_at, _resolve, waiter) if wake_at is not None else None
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+
+    def drain_all(self, error: Exception) -> int:
+        """Fail every waiting request (shutdown); returns how many."""
+        self._closed = True
+        failed = 0
+        for group in self._groups.values():
+            for pending in group.items:
+                if pending.timer is not None:
+                    pending.timer.cancel()
+                if not pending.future.done():
+                    pending.future.set_exception(error)
+                    failed += 1
+        self._groups.clear()
+        self._depth = 0
+        return failed
+
+    def peek(self, limit: int) -> list[Pending]:
+        """Up to ``limit`` waiting requests, for diagnostics and tests."""
+        return [item for group in self._groups.values() for item in islice(group.items, limit)]
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

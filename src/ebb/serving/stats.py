@@ -1,0 +1,51 @@
+"""Plain counters the hot path bumps and the autoscaler and scrape-time collectors read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass
+class ModelStats:
+    arrivals: int = 0
+    """Requests admitted to the queue."""
+    completions: int = 0
+    """Requests answered by a worker (success or model error)."""
+    batches: int = 0
+    batch_requests: int = 0
+    batch_seconds: float = 0.0
+    """Wall time workers spent running batches."""
+    worker_restarts: int = 0
+
+
+class RequestRecorder(Protocol):
+    """What the protocol adapters report per answered request (``code`` is the HTTP status)."""
+
+    def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None: ...
+
+
+class ServingObserver(Protocol):
+    """What serving reports as it happens; ``ebb.metrics`` implements it with Prometheus."""
+
+    def batch_done(self, model: str, requests: int, rows: int, seconds: float,
+                   queue_waits: list[float]) -> None: ...
+
+    def worker_started(self, model: str, seconds: float) -> None: ...
+
+    def worker_restarted(self, model: str) -> None: ...
+
+
+class NullObserver:
+    def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None:
+        pass
+
+    def batch_done(self, model: str, requests: int, rows: int, seconds: float,
+                   queue_waits: list[float]) -> None:
+        pass
+
+    def worker_started(self, model: str, seconds: float) -> None:
+        pass
+
+    def worker_restarted(self, model: str) -> None:
+        pass

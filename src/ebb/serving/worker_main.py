@@ -1,0 +1,88 @@
+"""The worker process: load one model instance, then run the batches the gateway sends.
+
+Protocol (pickled tuples, see ``ebb.serving.ipc``):
+    worker -> gateway  ("ready", load_seconds) | ("failed", message)
+    gateway -> worker  ("batch", [inputs per request]) | ("stop",)
+    worker -> gateway  ("ok", [outputs per request], seconds) | ("error", message, seconds)
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from ebb.core.datatypes import numpy_dtype
+from ebb.core.types import ModelMetadata
+from ebb.runtime.base import ModelRuntime, ModelSource
+from ebb.serving.ipc import recv_message, send_message
+
+Inputs = Mapping[str, np.ndarray]
+
+
+def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadata) -> None:
+    # Ctrl-C reaches the whole process group; the gateway decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    started = time.perf_counter()
+    try:
+        model = source.load()
+    except Exception as error:
+        send_message(sock, ("failed", f"{type(error).__name__}: {error}"))
+        return
+    send_message(sock, ("ready", time.perf_counter() - started))
+    batchable = metadata.max_batch_size > 0
+    while True:
+        try:
+            message = recv_message(sock)
+        except (EOFError, ConnectionError):
+            return
+        if message[0] == "stop":
+            return
+        began = time.perf_counter()
+        try:
+            outputs = run_batch(model, message[1], batchable, metadata)
+        except Exception as error:
+            send_message(sock, ("error", f"{type(error).__name__}: {error}",
+                                time.perf_counter() - began))
+            continue
+        send_message(sock, ("ok", outputs, time.perf_counter() - began))
+
+
+def run_batch(model: ModelRuntime, requests: Sequence[Inputs], batchable: bool,
+              metadata: ModelMetadata) -> list[dict[str, np.ndarray]]:
+    """Stack the requests along dimension 0, run once, and split the answers back."""
+    if len(requests) == 1 or not batchable:
+        return [_conform(model.infer(inputs), metadata) for inputs in requests]
+    stacked = {name: np.concatenate([inputs[name] for inputs in requests])
+               for name in requests[0]}
+    outputs = _conform(model.infer(stacked), metadata)
+    rows = [next(iter(inputs.values())).shape[0] for inputs in requests]
+    total = sum(rows)
+    for name, array in outputs.items():
+        if array.ndim == 0 or array.shape[0] != total:
+            raise ValueError(f"output {name!r} has shape {list(array.shape)}, but the batch "
+                             f"had {total} rows")
+    answers = []
+    offset = 0
+    for count in rows:
+        answers.append({name: array[offset:offset + count] for name, array in outputs.items()})
+        offset += count
+    return answers
+
+
+def _conform(outputs: Mapping[str, object], metadata: ModelMetadata) -> dict[str, np.ndarray]:
+    """Give each output the declared datatype, so encoders can trust it."""
+    declared = {spec.name: spec.datatype for spec in metadata.outputs}
+    conformed = {}
+    for name, value in outputs.items():
+        array = np.asarray(value)
+        datatype = declared.get(name)
+        if datatype is not None:
+            array = np.ascontiguousarray(array, dtype=numpy_dtype(datatype))
+        conformed[name] = array
+    return conformed
