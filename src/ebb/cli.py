@@ -108,9 +108,10 @@ def banner(server: Any, host: str, http_port: int, grpc_port: int) -> str:
         meta = served.metadata
         spec = meta.inputs[0]
         shape = [1 if dim == -1 else dim for dim in spec.shape]
+        inputs = ", ".join(f"{s.name} {s.datatype}{list(s.shape)}" for s in meta.inputs)
+        outputs = ", ".join(f"{s.name} {s.datatype}{list(s.shape)}" for s in meta.outputs)
         lines.append(f"  model {meta.name} v{meta.version} ({meta.platform}): "
-                     f"{', '.join(f'{s.name} {s.datatype}{list(s.shape)}' for s in meta.inputs)}"
-                     f" -> {', '.join(f'{s.name} {s.datatype}{list(s.shape)}' for s in meta.outputs)}")
+                     f"{inputs} -> {outputs}")
         if not example and spec.datatype.startswith(("FP", "INT", "UINT")):
             count = 1
             for dim in shape:

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import uvicorn
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
-from prometheus_client.exposition import choose_encoder
 
 from ebb import __version__
 from ebb.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ServeSettings
 from ebb.core.errors import Unavailable
 from ebb.metrics.collectors import ModelSnapshot, ServingCollector, WorkerSample
+from ebb.metrics.exposition import new_registry, render
 from ebb.metrics.instruments import ServingMetrics
 from ebb.protocol.grpc_server import create_server
 from ebb.protocol.openapi import openapi_document
@@ -31,9 +30,7 @@ from ebb.protocol.rest import RestApp, Scope, ServerInfo
 from ebb.runtime.base import ModelSource
 from ebb.serving.batching import BatchPolicy
 from ebb.serving.dispatcher import Dispatcher, ServedModel
-from ebb.serving.queue import ModelQueue
-from ebb.serving.stats import ModelStats
-from ebb.serving.workers import WorkerPool, worker_context
+from ebb.serving.workers import worker_context
 
 log = logging.getLogger("ebb.server")
 
@@ -60,10 +57,8 @@ class _QuietUvicorn(uvicorn.Server):
 class EbbServer:
     def __init__(self, settings: ServeSettings, sources: Iterable[ModelSource]) -> None:
         self.settings = settings
-        self.registry = CollectorRegistry()
+        self.registry = new_registry()
         self.metrics = ServingMetrics(self.registry)
-        ProcessCollector(registry=self.registry)
-        PlatformCollector(registry=self.registry)
         self.info = ServerInfo("ebb", __version__)
         self._context = worker_context()
         models = {}
@@ -86,13 +81,11 @@ class EbbServer:
         metadata = source.describe()
         batch_limit = min(settings.max_batch_size, metadata.max_batch_size) or 1
         policy = BatchPolicy(batch_limit, settings.max_batch_delay_ms / 1000)
-        queue = ModelQueue(policy, settings.max_queue_size)
-        stats = ModelStats()
-        pool = WorkerPool(metadata.name, source, metadata, queue, stats, self.metrics,
-                          self._context)
-        timeout = settings.request_timeout_ms / 1000 or None
-        scale_from_zero = settings.autoscaling and (settings.min_workers or 0) == 0
-        return ServedModel(metadata, queue, pool, stats, timeout, scale_from_zero)
+        return ServedModel.create(
+            source, metadata, policy, settings.max_queue_size,
+            default_timeout_s=settings.request_timeout_ms / 1000 or None,
+            scale_from_zero=settings.autoscaling and (settings.min_workers or 0) == 0,
+            observer=self.metrics, context=self._context)
 
     def snapshot(self) -> list[ModelSnapshot]:
         snapshots = []
@@ -114,8 +107,8 @@ class EbbServer:
         for key, value in scope["headers"]:
             if key == b"accept":
                 accept = value.decode("latin-1")
-        encoder, content_type = choose_encoder(accept)
-        return 200, content_type.encode(), encoder(self.registry)
+        body, content_type = render(self.registry, accept)
+        return 200, content_type.encode(), body
 
     async def _openapi_page(self, scope: Scope) -> tuple[int, bytes, bytes]:
         return 200, b"application/json", self._openapi

@@ -53,7 +53,8 @@ def datatype_of(array: np.ndarray) -> str:
     try:
         return _DATATYPE_BY_KIND[(kind, array.dtype.itemsize)]
     except KeyError:
-        raise TypeError(f"numpy dtype {array.dtype} has no Open Inference Protocol datatype") from None
+        raise TypeError(
+            f"numpy dtype {array.dtype} has no Open Inference Protocol datatype") from None
 
 
 def element_count(shape: tuple[int, ...]) -> int:

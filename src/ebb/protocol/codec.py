@@ -167,8 +167,8 @@ def _decode_requested_outputs(raw: Any) -> tuple[RequestedOutput, ...]:
     for index, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise InvalidInput(f"outputs[{index}] needs a 'name'")
-        outputs.append(RequestedOutput(item["name"],
-                                       _parameters(item.get("parameters"), f"output {item['name']!r}")))
+        where = f"output {item['name']!r}"
+        outputs.append(RequestedOutput(item["name"], _parameters(item.get("parameters"), where)))
     return tuple(outputs)
 
 

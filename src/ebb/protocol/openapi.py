@@ -45,10 +45,11 @@ def _model_paths(prefix: str, params: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def openapi_document(info: ServerInfo) -> bytes:
-    tensor_meta = {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
+    required = ["name", "datatype", "shape"]
+    tensor_meta: dict[str, Any] = {"type": "object", "required": required, "properties": {
         "name": {"type": "string"}, "datatype": {"type": "string"},
         "shape": {"type": "array", "items": {"type": "integer"}}}}
-    tensor = {"type": "object", "required": ["name", "datatype", "shape"], "properties": {
+    tensor: dict[str, Any] = {"type": "object", "required": required, "properties": {
         **tensor_meta["properties"], "parameters": {"type": "object"},
         "data": {"type": "array"}}}
     document = {

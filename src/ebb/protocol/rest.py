@@ -104,7 +104,8 @@ class RestApp:
             return
         if action == "infer":
             if method != "POST":
-                await _send(send, 405, encode_error("infer takes POST"), extra=[(b"allow", b"POST")])
+                await _send(send, 405, encode_error("infer takes POST"),
+                            extra=[(b"allow", b"POST")])
                 return
             await self._infer(scope, receive, send, name, version)
             return

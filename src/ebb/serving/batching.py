@@ -1,4 +1,4 @@
-"""The batching rule, as pure functions: flush at the size limit or at the delay, whichever first."""
+"""The batching rule as pure functions: flush at the size limit or the delay, whichever first."""
 
 from __future__ import annotations
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ebb.core.datatypes import datatype_of
 from ebb.core.errors import InvalidInput, ModelNotFound
 from ebb.core.types import InferRequest, InferResponse, ModelMetadata, Tensor
+from ebb.runtime.base import ModelSource
+from ebb.serving.batching import BatchPolicy
 from ebb.serving.queue import ModelQueue, Pending
-from ebb.serving.stats import ModelStats
+from ebb.serving.stats import ModelStats, ServingObserver
 from ebb.serving.workers import WorkerPool
 
 
@@ -29,6 +32,16 @@ class ServedModel:
     @property
     def name(self) -> str:
         return self.metadata.name
+
+    @classmethod
+    def create(cls, source: ModelSource, metadata: ModelMetadata, policy: BatchPolicy,
+               max_queue_size: int, default_timeout_s: float | None, scale_from_zero: bool,
+               observer: ServingObserver, context: Any) -> ServedModel:
+        """Wire a model's queue and worker pool together; no worker is started yet."""
+        queue = ModelQueue(policy, max_queue_size)
+        stats = ModelStats()
+        pool = WorkerPool(metadata.name, source, metadata, queue, stats, observer, context)
+        return cls(metadata, queue, pool, stats, default_timeout_s, scale_from_zero)
 
 
 class Dispatcher:

@@ -18,7 +18,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import count
-from multiprocessing.context import BaseContext
 from typing import Any
 
 from ebb.core.errors import ModelError, Unavailable
@@ -37,7 +36,7 @@ MAX_ATTEMPTS = 2
 _PRELOAD = ["ebb.serving.worker_main", "ebb.runtime.loaders", "numpy", "onnxruntime"]
 
 
-def worker_context() -> BaseContext:
+def worker_context() -> Any:
     """Forkserver with the heavy imports preloaded: safe next to gRPC's threads, fast cold start."""
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(_PRELOAD)
@@ -223,7 +222,7 @@ class WorkerPool:
 
     def __init__(self, model: str, source: ModelSource, metadata: ModelMetadata,
                  queue: ModelQueue, stats: ModelStats, observer: ServingObserver,
-                 context: BaseContext) -> None:
+                 context: Any) -> None:
         self.model = model
         self.source = source
         self.metadata = metadata

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ebb.runtime.demo import build, faulty_windows, healthy_windows
+from ebb.runtime.loaders import resolve
+from ebb.runtime.python_class import ModelLoadError
+
+
+def test_onnx_metadata_comes_from_the_file(tmp_path: Path) -> None:
+    source = resolve(str(build(tmp_path / "scorer.onnx")))
+    metadata = source.describe()
+    assert metadata.platform == "onnxruntime_onnx"
+    assert [(s.name, s.datatype, s.shape) for s in metadata.inputs] == [
+        ("vibration", "FP32", (-1, 64))]
+    assert [s.datatype for s in metadata.outputs] == ["FP32", "BOOL"]
+    assert metadata.max_batch_size > 0
+
+
+def test_demo_scorer_separates_faults_from_healthy(tmp_path: Path) -> None:
+    model = resolve(str(build(tmp_path / "scorer.onnx"))).load()
+    rng = np.random.default_rng(11)
+    healthy = model.infer({"vibration": healthy_windows(500, rng)})["is_anomaly"]
+    faulty = model.infer({"vibration": faulty_windows(500, rng)})["is_anomaly"]
+    assert np.mean(healthy) < 0.02
+    assert np.mean(faulty) > 0.98
+
+
+def test_sklearn_needs_explicit_trust(tmp_path: Path) -> None:
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(200, 3))
+    labels = (features[:, 0] > 0).astype(np.int64)
+    path = tmp_path / "clf.joblib"
+    joblib.dump(LogisticRegression().fit(features, labels), path)
+    with pytest.raises(ModelLoadError, match="--trust-pickle"):
+        resolve(str(path)).describe()
+    source = resolve(str(path), trust_pickle=True)
+    metadata = source.describe()
+    assert [s.name for s in metadata.outputs] == ["predict", "predict_proba"]
+    outputs = source.load().infer({"input": np.array([[3.0, 0, 0], [-3.0, 0, 0]], np.float32)})
+    assert outputs["predict"].tolist() == [1, 0]
+
+
+def test_builtin_specs_and_errors() -> None:
+    assert resolve("builtin:sleep?ms=5&per_item_ms=0.1").describe().name == "sleep"
+    assert resolve("builtin:double", name="twice").describe().name == "twice"
+    with pytest.raises(ModelLoadError, match="unknown builtin"):
+        resolve("builtin:triple")
+    with pytest.raises(ModelLoadError, match="not a number"):
+        resolve("builtin:sleep?ms=fast")
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        resolve("missing.onnx")
+    with pytest.raises(ModelLoadError, match="cannot import"):
+        resolve("no_such_module_xyz:Model").describe()

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ebb.config import ConfigError, load_settings
+
+
+def test_defaults_are_safe() -> None:
+    settings = load_settings({})
+    assert settings.host == "127.0.0.1"
+    assert settings.http_port is None and settings.grpc_port is None
+    assert not settings.autoscaling
+
+
+def test_bad_value_is_one_line_naming_flag_variable_and_range() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings({"max_batch_size": 0})
+    message = str(error.value)
+    assert "\n" not in message
+    assert "--max-batch-size" in message and "EBB_MAX_BATCH_SIZE" in message
+    assert "greater than or equal to 1" in message
+
+
+def test_precedence_flags_over_environment_over_file(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    config = tmp_path / "ebb.toml"
+    config.write_text('[serve]\nmax-queue-size = 10\nworkers = 3\nslo-ms = 250\n')
+    monkeypatch.setenv("EBB_WORKERS", "5")
+    settings = load_settings({"slo_ms": 50.0}, config)
+    assert settings.max_queue_size == 10
+    assert settings.workers == 5
+    assert settings.slo_ms == 50.0
+
+
+def test_yaml_file_and_cross_field_error(tmp_path: Path) -> None:
+    config = tmp_path / "ebb.yaml"
+    config.write_text("min_workers: 4\nmax_workers: 2\n")
+    with pytest.raises(ConfigError, match=r"min_workers \(4\) is above max_workers \(2\)"):
+        load_settings({}, config)
+
+
+def test_unknown_setting_in_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "ebb.toml"
+    config.write_text("max_batch = 3\n")
+    with pytest.raises(ConfigError, match="max-batch"):
+        load_settings({}, config)
