@@ -130,6 +130,11 @@ def banner(server: Any, host: str, http_port: int, grpc_port: int) -> str:
         lines += ["Try:", f"  {example}",
                   "  python -c \"import tritonclient.http as h; "
                   f"print(h.InferenceServerClient('{shown}:{http_port}').is_server_ready())\""]
+    settings = server.settings
+    if settings.autoscaling:
+        lines.append(f"  autoscaling: policy {settings.policy}, {settings.min_workers or 0}-"
+                     f"{settings.max_workers} workers, SLO {settings.slo_ms:g} ms, every "
+                     f"{settings.autoscale_interval_s:g} s")
     lines.append("Ctrl-C stops (accepted requests are answered first).")
     return "\n".join(lines)
 

@@ -31,7 +31,8 @@ class ServeSettings(BaseSettings):
                                   description="HTTP port; unset tries 8080, then a free port.")
     grpc_port: int | None = Field(None, ge=0, le=65535,
                                   description="gRPC port; unset tries 8081, then a free port.")
-    workers: int = Field(1, ge=0, le=256, description="Worker processes to start with.")
+    workers: int | None = Field(None, ge=0, le=256, description=(
+        "Worker processes to start with (default: --min-workers when autoscaling, else 1)."))
     min_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling lower bound.")
     max_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling upper bound.")
     policy: Literal["ebb", "hpa", "keda", "kpa", "ray"] = Field(
@@ -66,10 +67,11 @@ class ServeSettings(BaseSettings):
     @property
     def initial_workers(self) -> int:
         if self.min_workers is None and self.max_workers is None:
-            return self.workers
+            return 1 if self.workers is None else self.workers
         low = self.min_workers if self.min_workers is not None else 0
-        high = self.max_workers if self.max_workers is not None else max(low, self.workers)
-        return min(max(self.workers, low), high)
+        wanted = low if self.workers is None else self.workers
+        high = self.max_workers if self.max_workers is not None else max(low, wanted)
+        return min(max(wanted, low), high)
 
     @classmethod
     def settings_customise_sources(

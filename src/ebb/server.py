@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,11 +21,17 @@ from typing import Any
 import uvicorn
 
 from ebb import __version__
+from ebb.autoscale.actuators.local import LocalActuator
+from ebb.autoscale.controller import Controller
+from ebb.autoscale.policies import make_policy
+from ebb.autoscale.policies.limits import Limits, with_limits
+from ebb.autoscale.sources.counters import GatewayCounters
+from ebb.autoscale.sources.inprocess import InProcessSource
 from ebb.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ServeSettings
 from ebb.core.errors import Unavailable
 from ebb.metrics.collectors import ModelSnapshot, ServingCollector, WorkerSample
 from ebb.metrics.exposition import new_registry, render
-from ebb.metrics.instruments import ServingMetrics
+from ebb.metrics.instruments import AutoscalerMetrics, ServingMetrics
 from ebb.protocol.grpc_server import create_server
 from ebb.protocol.openapi import openapi_document
 from ebb.protocol.rest import RestApp, Scope, ServerInfo
@@ -59,6 +67,9 @@ class EbbServer:
         self.settings = settings
         self.registry = new_registry()
         self.metrics = ServingMetrics(self.registry)
+        self.autoscaler_metrics = AutoscalerMetrics(self.registry)
+        self.controllers: dict[str, Controller] = {}
+        self._stop_autoscaling = asyncio.Event()
         self.info = ServerInfo("ebb", __version__)
         self._context = worker_context()
         models = {}
@@ -95,12 +106,44 @@ class EbbServer:
                 model=served.name, queue_depth=served.queue.depth,
                 queue_capacity=served.queue.max_size, inflight=served.pool.inflight,
                 starting=counts.starting, ready=counts.ready, draining=counts.draining,
-                rejections=served.queue.rejected, expirations=served.queue.expired,
+                admissions=served.stats.arrivals, rejections=served.queue.rejected,
+                expirations=served.queue.expired,
                 worker_restarts=served.stats.worker_restarts,
                 workers=tuple(WorkerSample(w.id, w.pid) for w in served.pool.workers
                               if w.pid is not None),
             ))
         return snapshots
+
+    def counters(self, model: str) -> GatewayCounters:
+        """The in-process signal of one model: exact, and as fresh as the call."""
+        served = self.dispatcher.models[model]
+        counts = served.pool.counts()
+        stats = served.stats
+        return GatewayCounters(
+            queue_depth=served.queue.depth, inflight=served.pool.inflight,
+            starting=counts.starting, ready=counts.ready, arrivals=stats.arrivals,
+            completions=stats.batch_requests, batches=stats.batches,
+            batch_seconds=stats.batch_seconds)
+
+    def _start_autoscalers(self) -> None:
+        settings = self.settings
+        low = settings.min_workers or 0
+        high = settings.max_workers if settings.max_workers is not None else low
+        for name in self.dispatcher.models:
+            knobs = {"scale_in_delay_s": settings.scale_in_delay_s} \
+                if settings.policy == "ebb" else {}
+            policy = with_limits(make_policy(settings.policy, **knobs),
+                                 Limits(min_workers=low, max_workers=high))
+            source = InProcessSource(functools.partial(self.counters, name),
+                                     settings.slo_ms / 1000)
+            pool = self.dispatcher.models[name].pool
+            controller = Controller(name, policy, source, LocalActuator(pool.scale_to),
+                                    settings.autoscale_interval_s, self.autoscaler_metrics,
+                                    time.monotonic)
+            self.autoscaler_metrics.configured(name, settings.policy, low, high,
+                                               settings.autoscale_interval_s)
+            self.controllers[name] = controller
+            self._tasks.append(asyncio.create_task(controller.run(self._stop_autoscaling)))
 
     async def _metrics_page(self, scope: Scope) -> tuple[int, bytes, bytes]:
         accept = ""
@@ -124,6 +167,7 @@ class EbbServer:
                                            DEFAULT_HTTP_PORT, "HTTP")
         config = uvicorn.Config(self.rest, http="httptools", lifespan="off",
                                 log_level="warning", access_log=False, server_header=False,
+                                proxy_headers=False,
                                 date_header=False, backlog=4096)
         self._uvicorn = _QuietUvicorn(config)
         self._tasks.append(asyncio.create_task(self._uvicorn.serve(sockets=[http_socket])))
@@ -133,12 +177,15 @@ class EbbServer:
         await self._grpc.start()
         while not self._uvicorn.started:
             await asyncio.sleep(0.005)
+        if self.settings.autoscaling:
+            self._start_autoscalers()
         notes = tuple(note for note in (http_note, grpc_note) if note)
         self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
         return self.ports
 
     async def stop(self) -> None:
         """Refuse new requests, answer the accepted ones, stop the workers."""
+        self._stop_autoscaling.set()
         for served in self.dispatcher.models.values():
             served.queue.max_size = 0
         loop = asyncio.get_running_loop()

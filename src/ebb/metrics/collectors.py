@@ -27,6 +27,7 @@ class ModelSnapshot:
     starting: int
     ready: int
     draining: int
+    admissions: int
     rejections: int
     expirations: int
     worker_restarts: int
@@ -47,6 +48,8 @@ class ServingCollector(Collector):
                                      "Requests being run by workers.", labels=["model"])
         workers = GaugeMetricFamily(names.WORKERS, "Worker processes by state.",
                                     labels=["model", "state"])
+        admissions = CounterMetricFamily(names.QUEUE_ADMISSIONS,
+                                         "Requests admitted to the queue.", labels=["model"])
         rejections = CounterMetricFamily(names.QUEUE_REJECTIONS,
                                          "Requests refused because the queue was full.",
                                          labels=["model"])
@@ -68,6 +71,7 @@ class ServingCollector(Collector):
             for state, value in (("starting", snap.starting), ("ready", snap.ready),
                                  ("draining", snap.draining)):
                 workers.add_metric([model, state], value)
+            admissions.add_metric([model], snap.admissions)
             rejections.add_metric([model], snap.rejections)
             expirations.add_metric([model], snap.expirations)
             restarts.add_metric([model], snap.worker_restarts)
@@ -79,8 +83,8 @@ class ServingCollector(Collector):
                     memory.add_metric([model, str(worker.worker_id)], usage[1])
         for pid in set(self._processes) - live_pids:
             del self._processes[pid]
-        yield from (depth, capacity, inflight, workers, rejections, expirations, restarts, cpu,
-                    memory)
+        yield from (depth, capacity, inflight, workers, admissions, rejections, expirations,
+                    restarts, cpu, memory)
 
     def _usage(self, pid: int) -> tuple[float, int] | None:
         try:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.parser import text_string_to_metric_families
 
 
 def new_registry() -> CollectorRegistry:
@@ -18,3 +21,10 @@ def render(registry: CollectorRegistry, accept: str) -> tuple[bytes, str]:
     """The exposition body and content type; OpenMetrics when the Accept header asks for it."""
     encoder, content_type = choose_encoder(accept)
     return encoder(registry), content_type
+
+
+def parse_samples(text: str) -> Iterator[tuple[str, dict[str, str], float]]:
+    """(sample name, labels, value) for every sample of a Prometheus text exposition."""
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            yield sample.name, sample.labels, sample.value

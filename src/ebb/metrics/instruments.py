@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from ebb.metrics import names
 
@@ -56,3 +56,27 @@ class ServingMetrics:
 
     def worker_restarted(self, model: str) -> None:
         """Restarts are counted from ModelStats at scrape time; nothing to do here."""
+
+
+class AutoscalerMetrics:
+    """What the autoscaler decided, every tick; implements the controller's observer."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.desired = Gauge(names.AUTOSCALER_DESIRED, "Workers the policy wants.",
+                             ["model", "policy"], registry=registry)
+        self.decisions = Counter(names.AUTOSCALER_DECISIONS,
+                                 "Autoscaler ticks by the direction decided (up, down, hold).",
+                                 ["model", "policy", "direction"], registry=registry)
+        self.policy = Info(names.AUTOSCALER_POLICY, "The autoscaling policy in force.",
+                           ["model"], registry=registry)
+
+    def configured(self, model: str, policy: str, min_workers: int, max_workers: int,
+                   interval_s: float) -> None:
+        self.policy.labels(model).info({"policy": policy, "min_workers": str(min_workers),
+                                        "max_workers": str(max_workers),
+                                        "interval_seconds": str(interval_s)})
+
+    def decided(self, model: str, policy: str, direction: str, current: int,
+                desired: int) -> None:
+        self.desired.labels(model, policy).set(desired)
+        self.decisions.labels(model, policy, direction).inc()

@@ -15,6 +15,7 @@ REQUEST_DURATION: Final = "ebb_request_duration_seconds"
 QUEUE_WAIT: Final = "ebb_queue_wait_seconds"
 INFERENCE_DURATION: Final = "ebb_inference_duration_seconds"
 BATCH_SIZE: Final = "ebb_batch_size"
+QUEUE_ADMISSIONS: Final = "ebb_queue_admissions"  # counter: ebb_queue_admissions_total
 QUEUE_REJECTIONS: Final = "ebb_queue_rejections"  # counter: ebb_queue_rejections_total
 REQUEST_EXPIRATIONS: Final = "ebb_request_expirations"  # counter: ..._total
 WORKER_RESTARTS: Final = "ebb_worker_restarts"  # counter: ebb_worker_restarts_total
@@ -23,6 +24,9 @@ WORKER_CPU: Final = "ebb_worker_cpu_seconds"  # counter: ebb_worker_cpu_seconds_
 WORKER_MEMORY: Final = "ebb_worker_resident_memory_bytes"
 QUEUE_CAPACITY: Final = "ebb_queue_capacity"
 MODEL_INFO: Final = "ebb_model"  # info: ebb_model_info
+AUTOSCALER_DESIRED: Final = "ebb_autoscaler_desired_workers"
+AUTOSCALER_DECISIONS: Final = "ebb_autoscaler_decisions"  # counter: ..._total{direction}
+AUTOSCALER_POLICY: Final = "ebb_autoscaler_policy"  # info: ebb_autoscaler_policy_info
 
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75,
                           1.0, 2.5, 5.0, 10.0, 30.0)

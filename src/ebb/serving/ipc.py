@@ -1,7 +1,9 @@
 """Framing between the gateway and its worker processes.
 
-A message is pickled with protocol 5; numpy arrays travel as out-of-band buffers written with a
-scatter send, so the sender never copies tensor data into the pickle stream. Frame layout::
+A message is pickled with protocol 5; numpy arrays of 64 KiB or more travel as out-of-band
+buffers written with a scatter send, so the sender never copies large tensor data into the pickle
+stream (small ones go in-band: a separate buffer costs more than copying a few bytes). Frame
+layout::
 
     u32 pickle length | u32 buffer count | u64 length per buffer | pickle | buffers...
 
@@ -17,12 +19,20 @@ import struct
 from typing import Any
 
 _HEAD = struct.Struct("<II")
+OUT_OF_BAND_BYTES = 64 * 1024
 
 
 def encode(message: Any) -> list[bytes | memoryview]:
-    buffers: list[pickle.PickleBuffer] = []
-    body = pickle.dumps(message, protocol=5, buffer_callback=buffers.append)
-    raws = [buffer.raw() for buffer in buffers]
+    raws: list[memoryview] = []
+
+    def out_of_band(buffer: pickle.PickleBuffer) -> bool:
+        raw = buffer.raw()
+        if raw.nbytes < OUT_OF_BAND_BYTES:
+            return True  # in-band
+        raws.append(raw)
+        return False
+
+    body = pickle.dumps(message, protocol=5, buffer_callback=out_of_band)
     head = _HEAD.pack(len(body), len(raws))
     if raws:
         head += struct.pack(f"<{len(raws)}Q", *(raw.nbytes for raw in raws))
@@ -51,7 +61,11 @@ async def read_message(reader: asyncio.StreamReader) -> Any:
 
 
 def write_message(writer: asyncio.StreamWriter, message: Any) -> None:
-    writer.writelines(encode(message))
+    parts = encode(message)
+    if len(parts) == 2:
+        writer.write(parts[0] + parts[1])  # type: ignore[operator]
+    else:
+        writer.writelines(parts)
 
 
 def send_message(sock: socket.socket, message: Any) -> None:

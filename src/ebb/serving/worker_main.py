@@ -2,8 +2,14 @@
 
 Protocol (pickled tuples, see ``ebb.serving.ipc``):
     worker -> gateway  ("ready", load_seconds) | ("failed", message)
-    gateway -> worker  ("batch", [inputs per request]) | ("stop",)
-    worker -> gateway  ("ok", [outputs per request], seconds) | ("error", message, seconds)
+    gateway -> worker  ("stacked", inputs stacked along dim 0) | ("each", [inputs per request])
+                       | ("stop",)
+    worker -> gateway  ("ok", stacked outputs | [outputs per request], seconds)
+                       | ("error", message, seconds)
+
+The gateway stacks a batch of a batchable model before sending it: one array per input crosses
+the process boundary instead of one per request, which costs far less to pickle, and it splits
+the stacked answer back with views.
 """
 
 from __future__ import annotations
@@ -12,7 +18,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -35,7 +41,6 @@ def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadat
         send_message(sock, ("failed", f"{type(error).__name__}: {error}"))
         return
     send_message(sock, ("ready", time.perf_counter() - started))
-    batchable = metadata.max_batch_size > 0
     while True:
         try:
             message = recv_message(sock)
@@ -45,7 +50,11 @@ def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadat
             return
         began = time.perf_counter()
         try:
-            outputs = run_batch(model, message[1], batchable, metadata)
+            outputs: object
+            if message[0] == "stacked":
+                outputs = run_stacked(model, message[1], metadata)
+            else:
+                outputs = [_conform(model.infer(inputs), metadata) for inputs in message[1]]
         except Exception as error:
             send_message(sock, ("error", f"{type(error).__name__}: {error}",
                                 time.perf_counter() - began))
@@ -53,26 +62,16 @@ def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadat
         send_message(sock, ("ok", outputs, time.perf_counter() - began))
 
 
-def run_batch(model: ModelRuntime, requests: Sequence[Inputs], batchable: bool,
-              metadata: ModelMetadata) -> list[dict[str, np.ndarray]]:
-    """Stack the requests along dimension 0, run once, and split the answers back."""
-    if len(requests) == 1 or not batchable:
-        return [_conform(model.infer(inputs), metadata) for inputs in requests]
-    stacked = {name: np.concatenate([inputs[name] for inputs in requests])
-               for name in requests[0]}
+def run_stacked(model: ModelRuntime, stacked: Inputs, metadata: ModelMetadata
+                ) -> dict[str, np.ndarray]:
+    """Run one stacked batch; every output must keep the batch's rows in dimension 0."""
     outputs = _conform(model.infer(stacked), metadata)
-    rows = [next(iter(inputs.values())).shape[0] for inputs in requests]
-    total = sum(rows)
+    total = next(iter(stacked.values())).shape[0]
     for name, array in outputs.items():
         if array.ndim == 0 or array.shape[0] != total:
             raise ValueError(f"output {name!r} has shape {list(array.shape)}, but the batch "
                              f"had {total} rows")
-    answers = []
-    offset = 0
-    for count in rows:
-        answers.append({name: array[offset:offset + count] for name, array in outputs.items()})
-        offset += count
-    return answers
+    return outputs
 
 
 def _conform(outputs: Mapping[str, object], metadata: ModelMetadata) -> dict[str, np.ndarray]:

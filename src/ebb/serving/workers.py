@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
+import numpy as np
+
 from ebb.core.errors import ModelError, Unavailable
 from ebb.core.types import ModelMetadata
 from ebb.runtime.base import ModelSource
@@ -159,9 +161,7 @@ class WorkerHandle:
         pool = self.pool
         pool.inflight += len(batch)
         try:
-            write_message(self._writer, ("batch", [
-                {tensor.name: tensor.data for tensor in item.request.inputs} for item in batch
-            ]))
+            write_message(self._writer, _batch_message(batch, pool.batchable))
             reply = await read_message(reader)
         except BaseException:
             pool.inflight -= len(batch)
@@ -176,7 +176,8 @@ class WorkerHandle:
         pool.observer.batch_done(pool.model, len(batch), sum(item.rows for item in batch),
                                  seconds, [now - item.enqueued_at - seconds for item in batch])
         if kind == "ok":
-            for item, outputs in zip(batch, payload, strict=True):
+            answers = _split(payload, batch) if isinstance(payload, dict) else payload
+            for item, outputs in zip(batch, answers, strict=True):
                 if not item.future.done():
                     item.future.set_result(outputs)
         else:
@@ -199,6 +200,30 @@ class WorkerHandle:
             self._writer.close()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, _reap, process)
+
+
+def _batch_message(batch: list[Pending], batchable: bool) -> tuple[str, Any]:
+    if not batchable:
+        return "each", [{t.name: t.data for t in item.request.inputs} for item in batch]
+    if len(batch) == 1:
+        return "stacked", {t.name: t.data for t in batch[0].request.inputs}
+    names = [t.name for t in batch[0].request.inputs]
+    by_name = [{t.name: t.data for t in item.request.inputs} for item in batch]
+    return "stacked", {name: np.concatenate([inputs[name] for inputs in by_name])
+                       for name in names}
+
+
+def _split(outputs: dict[str, np.ndarray], batch: list[Pending]) -> list[dict[str, np.ndarray]]:
+    """Views of the stacked answer, one per request, by each request's rows."""
+    if len(batch) == 1:
+        return [outputs]
+    answers = []
+    offset = 0
+    for item in batch:
+        end = offset + item.rows
+        answers.append({name: array[offset:end] for name, array in outputs.items()})
+        offset = end
+    return answers
 
 
 def _reap(process: Any) -> None:
@@ -231,6 +256,7 @@ class WorkerPool:
         self.observer = observer
         self.context = context
         self.workers: list[WorkerHandle] = []
+        self.batchable = metadata.max_batch_size > 0
         self.inflight = 0
         self.load_failures: list[str] = []
         self.on_change: Callable[[], None] = lambda: None

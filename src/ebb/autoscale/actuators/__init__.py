@@ -1,0 +1,1 @@
+"""Actuators apply a decision: local worker processes, or (later) a Kubernetes scale subresource."""
