@@ -22,12 +22,17 @@ $(VENV)/.test-installed: pyproject.toml
 run: $(BIN)/ebb
 	$(BIN)/ebb serve $(MODEL) --min-workers 1 --max-workers 4 $(ARGS)
 
-# System tools the suite runs for real (Prometheus, promtool). Installed only when missing.
+# System tools the suite runs for real: Prometheus and promtool, wrk, Chromium (for the dashboard
+# page). Debian packages, installed only when missing.
+SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium
 deps-system:
-	@command -v promtool >/dev/null 2>&1 || { \
-	  echo "installing Debian's prometheus (promtool) for the tests"; \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do \
+	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages for the tests:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; fi
 
 test: $(VENV)/.test-installed deps-system
 	$(BIN)/ruff check src tests bench

@@ -29,9 +29,11 @@ from ebb.autoscale.sources.counters import GatewayCounters
 from ebb.autoscale.sources.inprocess import InProcessSource
 from ebb.config import DEFAULT_GRPC_PORT, DEFAULT_HTTP_PORT, ServeSettings
 from ebb.core.errors import Unavailable
+from ebb.dashboard.feed import DashboardFeed, DecisionView, page, static_asset
 from ebb.metrics.collectors import ModelSnapshot, ServingCollector, WorkerSample
 from ebb.metrics.exposition import new_registry, render
 from ebb.metrics.instruments import AutoscalerMetrics, ServingMetrics
+from ebb.protocol.codec import dumps
 from ebb.protocol.grpc_server import create_server
 from ebb.protocol.openapi import openapi_document
 from ebb.protocol.rest import RestApp, Scope, ServerInfo
@@ -78,8 +80,13 @@ class EbbServer:
             models[served.name] = served
         self.dispatcher = Dispatcher(models)
         self.registry.register(ServingCollector(self.snapshot))
-        pages = {"/metrics": self._metrics_page, "/openapi.json": self._openapi_page}
-        self.rest = RestApp(self.dispatcher, self.info, self.metrics,
+        self._started_at = time.monotonic()
+        self.feeds = {name: DashboardFeed(name, self._started_at) for name in models}
+        pages = {"/metrics": self._metrics_page, "/openapi.json": self._openapi_page,
+                 "/dashboard": self._dashboard_page, "/dashboard/data": self._dashboard_data,
+                 "/dashboard/static/dashboard.js": self._dashboard_asset,
+                 "/dashboard/static/dashboard.css": self._dashboard_asset}
+        self.rest = RestApp(self.dispatcher, self.info, self,
                             int(settings.max_body_mb * 1024 * 1024), pages)
         self._openapi = openapi_document(self.info)
         self._uvicorn: _QuietUvicorn | None = None
@@ -113,6 +120,43 @@ class EbbServer:
                               if w.pid is not None),
             ))
         return snapshots
+
+    def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None:
+        """The protocol adapters' recorder: metrics plus the dashboard's latency reservoir."""
+        self.metrics.request_done(model, protocol, code, seconds)
+        self.feeds[model].reservoir.add(seconds, code)
+
+    async def _sample_dashboard(self) -> None:
+        while not self._stop_autoscaling.is_set():
+            now = time.monotonic()
+            for name, feed in self.feeds.items():
+                served = self.dispatcher.models[name]
+                controller = self.controllers.get(name)
+                desired = controller.last.desired if controller and controller.last \
+                    else served.pool.counts().active
+                feed.tick(now, self.counters(name), served.queue.rejected, desired)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop_autoscaling.wait(), 1.0)
+
+    async def _dashboard_page(self, scope: Scope) -> tuple[int, bytes, bytes]:
+        return 200, b"text/html; charset=utf-8", page()
+
+    async def _dashboard_asset(self, scope: Scope) -> tuple[int, bytes, bytes]:
+        asset = static_asset(scope["path"].rsplit("/", 1)[-1])
+        if asset is None:
+            return 404, b"application/json", b'{"error": "no such asset"}'
+        return 200, asset[1], asset[0]
+
+    async def _dashboard_data(self, scope: Scope) -> tuple[int, bytes, bytes]:
+        query = scope.get("query_string", b"").decode()
+        wanted = query.removeprefix("model=") if query.startswith("model=") else ""
+        name = wanted if wanted in self.feeds else next(iter(self.feeds))
+        controller = self.controllers.get(name)
+        decisions = [DecisionView(r.at, r.policy, r.current, r.desired, r.reason)
+                     for r in (controller.history if controller else ())]
+        policy = self.settings.policy if controller else None
+        data = self.feeds[name].data(policy, self.settings.slo_ms, decisions, {})
+        return 200, b"application/json", dumps(data)
 
     def counters(self, model: str) -> GatewayCounters:
         """The in-process signal of one model: exact, and as fresh as the call."""
@@ -171,7 +215,7 @@ class EbbServer:
                                 date_header=False, backlog=4096)
         self._uvicorn = _QuietUvicorn(config)
         self._tasks.append(asyncio.create_task(self._uvicorn.serve(sockets=[http_socket])))
-        self._grpc = create_server(self.dispatcher, self.info, self.metrics,
+        self._grpc = create_server(self.dispatcher, self.info, self,
                                    int(self.settings.max_body_mb * 1024 * 1024))
         grpc_port, grpc_note = bind_grpc(self._grpc, self.settings.host, self.settings.grpc_port)
         await self._grpc.start()
@@ -179,6 +223,7 @@ class EbbServer:
             await asyncio.sleep(0.005)
         if self.settings.autoscaling:
             self._start_autoscalers()
+        self._tasks.append(asyncio.create_task(self._sample_dashboard()))
         notes = tuple(note for note in (http_note, grpc_note) if note)
         self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
         return self.ports
