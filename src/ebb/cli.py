@@ -39,12 +39,32 @@ def build_parser() -> argparse.ArgumentParser:
                            help=f"{field.description}{default}")
     serve.add_argument("--policy", choices=["ebb", "hpa", "keda", "kpa", "ray"], default=None,
                        help="autoscaling policy (default: ebb)")
+    serve.add_argument("--policy-option", action="append", metavar="KNOB=VALUE",
+                       dest="policy_options", type=_knob, default=None,
+                       help="a policy knob, repeatable (e.g. container_concurrency=1)")
     serve.add_argument("--trust-pickle", action="store_true", default=None,
                        help="allow loading pickled models; only for files you trust")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                        default=None)
     serve.add_argument("--config", type=Path, help="TOML or YAML file of settings")
     return parser
+
+
+def _knob(text: str) -> tuple[str, float | int | bool | str]:
+    key, separator, raw = text.partition("=")
+    if not separator or not key:
+        raise argparse.ArgumentTypeError(f"{text!r} is not KNOB=VALUE")
+    value: float | int | bool | str = raw
+    if raw.lower() in ("true", "false"):
+        value = raw.lower() == "true"
+    else:
+        for kind in (int, float):
+            try:
+                value = kind(raw)
+                break
+            except ValueError:
+                continue
+    return key.replace("-", "_"), value
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(arguments: dict[str, Any]) -> int:
     config_file = arguments.pop("config")
     arguments.pop("command")
+    if arguments.get("policy_options") is not None:
+        arguments["policy_options"] = dict(arguments["policy_options"])
     try:
         settings = load_settings(arguments, config_file)
     except ConfigError as error:
@@ -72,7 +94,7 @@ def _serve(arguments: dict[str, Any]) -> int:
         pass
     try:
         asyncio.run(_run_server(settings))
-    except (EbbError, OSError, TimeoutError, RuntimeError) as error:
+    except (EbbError, OSError, TimeoutError, RuntimeError, ValueError) as error:
         print(f"ebb: {error}", file=sys.stderr)
         return 1
     return 0

@@ -37,6 +37,9 @@ class ServeSettings(BaseSettings):
     max_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling upper bound.")
     policy: Literal["ebb", "hpa", "keda", "kpa", "ray"] = Field(
         "ebb", description="Autoscaling policy.")
+    policy_options: dict[str, float | int | bool | str] = Field(
+        default_factory=dict,
+        description="Policy knobs, e.g. container_concurrency=1 for kpa, target=2 for hpa.")
     slo_ms: float = Field(100.0, gt=0, le=600_000, description="Latency SLO the policy keeps.")
     autoscale_interval_s: float = Field(0.5, gt=0, le=600,
                                         description="How often the autoscaler decides.")

@@ -70,7 +70,6 @@ class EbbServer:
         self.registry = new_registry()
         self.metrics = ServingMetrics(self.registry)
         self.autoscaler_metrics = AutoscalerMetrics(self.registry)
-        self.controllers: dict[str, Controller] = {}
         self._stop_autoscaling = asyncio.Event()
         self.info = ServerInfo("ebb", __version__)
         self._context = worker_context()
@@ -82,6 +81,7 @@ class EbbServer:
         self.registry.register(ServingCollector(self.snapshot))
         self._started_at = time.monotonic()
         self.feeds = {name: DashboardFeed(name, self._started_at) for name in models}
+        self.controllers = self._build_controllers()
         pages = {"/metrics": self._metrics_page, "/openapi.json": self._openapi_page,
                  "/dashboard": self._dashboard_page, "/dashboard/data": self._dashboard_data,
                  "/dashboard/static/dashboard.js": self._dashboard_asset,
@@ -169,25 +169,28 @@ class EbbServer:
             completions=stats.batch_requests, batches=stats.batches,
             batch_seconds=stats.batch_seconds)
 
-    def _start_autoscalers(self) -> None:
+    def _build_controllers(self) -> dict[str, Controller]:
+        """One controller per model; a bad policy or knob fails here, before any worker starts."""
         settings = self.settings
+        if not settings.autoscaling:
+            return {}
         low = settings.min_workers or 0
         high = settings.max_workers if settings.max_workers is not None else low
-        for name in self.dispatcher.models:
-            knobs = {"scale_in_delay_s": settings.scale_in_delay_s} \
+        controllers = {}
+        for name, served in self.dispatcher.models.items():
+            knobs: dict[str, object] = {"scale_in_delay_s": settings.scale_in_delay_s} \
                 if settings.policy == "ebb" else {}
+            knobs.update(settings.policy_options)
             policy = with_limits(make_policy(settings.policy, **knobs),
                                  Limits(min_workers=low, max_workers=high))
             source = InProcessSource(functools.partial(self.counters, name),
                                      settings.slo_ms / 1000)
-            pool = self.dispatcher.models[name].pool
-            controller = Controller(name, policy, source, LocalActuator(pool.scale_to),
-                                    settings.autoscale_interval_s, self.autoscaler_metrics,
-                                    time.monotonic)
+            controllers[name] = Controller(
+                name, policy, source, LocalActuator(served.pool.scale_to),
+                settings.autoscale_interval_s, self.autoscaler_metrics, time.monotonic)
             self.autoscaler_metrics.configured(name, settings.policy, low, high,
                                                settings.autoscale_interval_s)
-            self.controllers[name] = controller
-            self._tasks.append(asyncio.create_task(controller.run(self._stop_autoscaling)))
+        return controllers
 
     async def _metrics_page(self, scope: Scope) -> tuple[int, bytes, bytes]:
         accept = ""
@@ -221,8 +224,8 @@ class EbbServer:
         await self._grpc.start()
         while not self._uvicorn.started:
             await asyncio.sleep(0.005)
-        if self.settings.autoscaling:
-            self._start_autoscalers()
+        for controller in self.controllers.values():
+            self._tasks.append(asyncio.create_task(controller.run(self._stop_autoscaling)))
         self._tasks.append(asyncio.create_task(self._sample_dashboard()))
         notes = tuple(note for note in (http_note, grpc_note) if note)
         self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
