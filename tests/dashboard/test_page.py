@@ -5,6 +5,7 @@ Playwright is pointed at the system browser (/usr/bin/chromium); no browser is d
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -63,7 +64,11 @@ def test_dashboard_renders_live_data_and_shows_a_scale_up(tmp_path: Path) -> Non
                 timeout=10_000)
             assert "sleep" in page.inner_text("#model")
             assert "→" in page.inner_text("#decisions")
+            page.wait_for_timeout(2_000)
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+            if os.environ.get("EBB_SCREENSHOT_DIR"):  # refreshes the README's picture
+                page.screenshot(path=str(Path(os.environ["EBB_SCREENSHOT_DIR"]) /
+                                         "dashboard.png"), full_page=True)
             browser.close()
     finally:
         server.stop()
