@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
                        ("slo_ms", float), ("autoscale_interval_s", float),
                        ("scale_in_delay_s", float), ("max_batch_size", int),
                        ("max_batch_delay_ms", float), ("max_queue_size", int),
-                       ("request_timeout_ms", float), ("max_body_mb", float)):
+                       ("request_timeout_ms", float), ("max_body_mb", float),
+                       ("otlp_endpoint", str), ("otlp_interval_s", float)):
         field = fields[flag]
         default = "" if field.default is None else f" (default: {field.default})"
         serve.add_argument("--" + flag.replace("_", "-"), type=kind, default=None,

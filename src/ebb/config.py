@@ -54,6 +54,10 @@ class ServeSettings(BaseSettings):
                                       description="Default deadline; 0: none.")
     max_body_mb: float = Field(64, gt=0, le=4096, description="Largest request body.")
     trust_pickle: bool = Field(False, description="Allow loading pickled (scikit-learn) models.")
+    otlp_endpoint: str | None = Field(
+        None, pattern=r"^https?://", description="Push metrics as OTLP/HTTP to this collector "
+        "(e.g. http://127.0.0.1:4318).")
+    otlp_interval_s: float = Field(10.0, gt=0, le=3600, description="OTLP push interval.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")

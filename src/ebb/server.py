@@ -33,6 +33,7 @@ from ebb.dashboard.feed import DashboardFeed, DecisionView, page, static_asset
 from ebb.metrics.collectors import ModelSnapshot, ServingCollector, WorkerSample
 from ebb.metrics.exposition import new_registry, render
 from ebb.metrics.instruments import AutoscalerMetrics, ServingMetrics
+from ebb.metrics.otlp import OtlpExporter
 from ebb.protocol.codec import dumps
 from ebb.protocol.grpc_server import create_server
 from ebb.protocol.openapi import openapi_document
@@ -138,6 +139,17 @@ class EbbServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_autoscaling.wait(), 1.0)
 
+    async def _push_otlp(self, exporter: OtlpExporter) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while not self._stop_autoscaling.is_set():
+                await loop.run_in_executor(None, exporter.push)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop_autoscaling.wait(),
+                                           self.settings.otlp_interval_s)
+        finally:
+            exporter.close()
+
     async def _dashboard_page(self, scope: Scope) -> tuple[int, bytes, bytes]:
         return 200, b"text/html; charset=utf-8", page()
 
@@ -226,6 +238,9 @@ class EbbServer:
             await asyncio.sleep(0.005)
         for controller in self.controllers.values():
             self._tasks.append(asyncio.create_task(controller.run(self._stop_autoscaling)))
+        if self.settings.otlp_endpoint:
+            exporter = OtlpExporter(self.registry, self.settings.otlp_endpoint, "ebb")
+            self._tasks.append(asyncio.create_task(self._push_otlp(exporter)))
         self._tasks.append(asyncio.create_task(self._sample_dashboard()))
         notes = tuple(note for note in (http_note, grpc_note) if note)
         self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
