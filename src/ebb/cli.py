@@ -48,7 +48,21 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
                        default=None)
     serve.add_argument("--config", type=Path, help="TOML or YAML file of settings")
+    _add_tool_commands(commands)
     return parser
+
+
+def _add_tool_commands(commands: Any) -> None:
+    """Commands that live in their own packages, each with ``add_arguments`` and ``run``."""
+    from ebb.loadgen import command as load
+
+    parser = commands.add_parser(
+        "load", help="open-loop load against an Open Inference Protocol endpoint",
+        description="Send requests on a schedule whatever the answers do (open loop), so "
+                    "overload shows honestly; report latency, SLO attainment, a CSV timeline "
+                    "and a plot, reading the server's /metrics while it runs.")
+    load.add_arguments(parser)
+    parser.set_defaults(handler=load.run)
 
 
 def _knob(text: str) -> tuple[str, float | int | bool | str]:
@@ -72,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve":
         return _serve(vars(args))
-    return 2
+    handler: Any = args.handler
+    return int(handler(args))
 
 
 def _serve(arguments: dict[str, Any]) -> int:

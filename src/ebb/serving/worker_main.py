@@ -28,11 +28,15 @@ from ebb.runtime.base import ModelRuntime, ModelSource
 from ebb.serving.ipc import recv_message, send_message
 
 Inputs = Mapping[str, np.ndarray]
+WORKER_NICENESS = 2
 
 
 def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadata) -> None:
     # Ctrl-C reaches the whole process group; the gateway decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A slightly lower priority than the gateway: under CPU contention the gateway keeps
+    # admitting, shedding and answering instead of freezing behind its own workers.
+    os.nice(WORKER_NICENESS)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     started = time.perf_counter()
     try:

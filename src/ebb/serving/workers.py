@@ -35,7 +35,10 @@ log = logging.getLogger("ebb.workers")
 MAX_ATTEMPTS = 2
 """A request is tried at most twice: once, and once more if its worker died."""
 
-_PRELOAD = ["ebb.serving.worker_main", "ebb.runtime.loaders", "numpy", "onnxruntime"]
+_PRELOAD = ["ebb.serving.worker_main", "ebb.runtime.loaders", "ebb.cli", "numpy", "onnxruntime"]
+"""Imported once in the fork server: a worker then starts in tens of milliseconds, and a burst of
+new workers does not starve the gateway of CPU while they import (``ebb.cli`` is there because
+a child re-imports the main module, and pydantic costs ~0.3 s)."""
 
 
 def worker_context() -> Any:
