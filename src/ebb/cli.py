@@ -64,6 +64,29 @@ def _add_tool_commands(commands: Any) -> None:
     load.add_arguments(parser)
     parser.set_defaults(handler=load.run)
 
+    from ebb.sim import command as sim
+
+    parser = commands.add_parser(
+        "sim", help="replay traffic through every scaling policy on a virtual clock",
+        description="Replay a trace (or a synthetic profile) through the production scaling "
+                    "policies and batching rule on a virtual clock; compare SLO attainment and "
+                    "cost against an oracle, with Pareto and timeline plots and an HTML report.")
+    sim.add_arguments(parser)
+    parser.set_defaults(handler=sim.run)
+
+    from ebb.deploy import commands as deploy
+
+    parser = commands.add_parser("dashboards", help="export the Grafana dashboards")
+    deploy.add_dashboards_arguments(parser)
+    parser.set_defaults(handler=deploy.run_dashboards)
+    parser = commands.add_parser("rules", help="export the Prometheus recording and alert rules")
+    deploy.add_rules_arguments(parser)
+    parser.set_defaults(handler=deploy.run_rules)
+    parser = commands.add_parser("prometheus-config",
+                                 help="print a Prometheus config that scrapes Ebb servers")
+    deploy.add_prometheus_config_arguments(parser)
+    parser.set_defaults(handler=deploy.run_prometheus_config)
+
 
 def _knob(text: str) -> tuple[str, float | int | bool | str]:
     key, separator, raw = text.partition("=")

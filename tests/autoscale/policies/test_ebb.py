@@ -11,7 +11,7 @@ import pytest
 from ebb.autoscale.policies.ebb import EbbPolicy
 from tests.autoscale.signals import decisions, follow, replay, signal
 
-EBB = EbbPolicy()
+EBB = EbbPolicy(sizing="utilisation")
 MS20 = {"service": 0.02}
 
 
@@ -104,3 +104,23 @@ def test_reason_states_the_arithmetic() -> None:
 def test_rejects_nonsense_settings() -> None:
     with pytest.raises(ValueError, match="target_utilisation"):
         EbbPolicy(target_utilisation=1.5)
+
+
+def test_erlang_sizing_matches_queueing_theory() -> None:
+    from ebb.autoscale.policies.ebb import erlang_c_workers
+
+    # mu 50/s, 180 ms of waiting allowed for 99 % of requests
+    assert [erlang_c_workers(rate, 50, 0.18, 0.01, 0.95) for rate in (0, 25, 100, 300, 1000)] \
+        == [0, 1, 3, 7, 22]
+    # a tighter objective or a cap on utilisation can only ask for more
+    assert erlang_c_workers(300, 50, 0.001, 0.01, 0.95) > 7
+    assert erlang_c_workers(1000, 50, 0.18, 0.01, 0.8) == 25
+
+
+def test_default_policy_sizes_a_step_by_erlang_c_and_releases_with_margin() -> None:
+    policy = EbbPolicy(scale_in_delay_s=10)
+    rows = [signal(0.0, 1, arrival=25.0, **MS20),
+            signal(0.5, 1, arrival=300.0, **MS20),
+            signal(1.0, 7, arrival=300.0, **MS20),
+            signal(12.0, 7, arrival=25.0, **MS20)]
+    assert replay(policy, rows) == [1, 7, 7, 1]

@@ -1,5 +1,12 @@
 """Ebb's own policy: size the pool with queueing arithmetic instead of a fixed threshold.
 
+By default (``sizing="erlang"``) the arrival rate is turned into workers with the Erlang C
+formula: the fewest workers c for which an M/M/c queue keeps the share of requests waiting longer
+than the SLO budget (SLO minus one service time) under ``miss_fraction`` (1 %), planned at no more
+than ``max_utilisation`` (95 %). That sizes a pool for the latency objective itself, so large
+pools run hot and small ones keep the headroom that randomness needs, instead of one fixed
+utilisation for every size. ``sizing="utilisation"`` uses the simpler rule below for n_rate.
+
 With the measured service rate of one worker (batch aware)::
 
     mu        = mean_batch_size / service_time_s           requests/s one busy worker answers
@@ -33,7 +40,7 @@ already clears within T orders nothing, so steady load does not flap on queue no
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ebb.autoscale.policies.limits import TimedCount
 from ebb.autoscale.types import ScalingDecision, ScalingInput, hold
@@ -65,8 +72,16 @@ class EbbPolicy:
         make_policy("ebb", target_utilisation=0.7, scale_in_delay_s=60)
     """
 
+    sizing: str = "erlang"
+    """How the arrival rate becomes workers. ``erlang``: the fewest workers for which an M/M/c
+    queue keeps P(wait > SLO budget) under ``miss_fraction`` (Erlang C), never planning above
+    ``max_utilisation``; ``utilisation``: arrival rate / (mu x ``target_utilisation``)."""
     target_utilisation: float = 0.8
-    """Fraction of a worker's capacity the arrival rate may use (rho)."""
+    """Fraction of a worker's capacity the arrival rate may use (rho), ``utilisation`` sizing."""
+    miss_fraction: float = 0.01
+    """Share of requests that may wait longer than the SLO budget (``erlang`` sizing)."""
+    max_utilisation: float = 0.95
+    """Upper bound on planned utilisation (``erlang`` sizing), for noise in the estimates."""
     drain_fraction: float = 0.5
     """Share of the SLO within which the current backlog should be cleared."""
     scale_in_delay_s: float = 30.0
@@ -84,6 +99,11 @@ class EbbPolicy:
             raise ValueError(f"drain_fraction and fallback_requests_per_worker must be "
                              f"positive, got {self.drain_fraction}, "
                              f"{self.fallback_requests_per_worker}")
+        if self.sizing not in ("erlang", "utilisation"):
+            raise ValueError(f"sizing must be 'erlang' or 'utilisation', got {self.sizing!r}")
+        if not 0 < self.miss_fraction < 1 or not 0 < self.max_utilisation <= 1:
+            raise ValueError(f"miss_fraction must be in (0, 1) and max_utilisation in (0, 1], "
+                             f"got {self.miss_fraction}, {self.max_utilisation}")
         if self.scale_in_delay_s < 0 or self.scale_in_margin < 0:
             raise ValueError(f"scale_in_delay_s and scale_in_margin must not be negative, got "
                              f"{self.scale_in_delay_s}, {self.scale_in_margin}")
@@ -106,7 +126,7 @@ class EbbPolicy:
 
         demand = self.demand(signal, backlog)
         needed = math.ceil(demand.workers - _EPSILON)
-        keep = math.ceil(demand.workers * (1 + self.scale_in_margin) - _EPSILON)
+        keep = self.keep(signal, backlog, demand)
         history = state.keep_history or (TimedCount(now, current),)
         history = (*(r for r in history if r.at > now - self.scale_in_delay_s),
                    TimedCount(now, keep))
@@ -124,6 +144,13 @@ class EbbPolicy:
         return (ScalingDecision(current, f"ebb: {demand.explanation}; keeping {current}"),
                 EbbState(history, ordered))
 
+    def keep(self, signal: ScalingInput, backlog: int, demand: Demand) -> int:
+        """The pool a scale-in may shrink to: enough for ``scale_in_margin`` more demand."""
+        if self.sizing == "utilisation" or signal.service_time_s <= 0:
+            return math.ceil(demand.workers * (1 + self.scale_in_margin) - _EPSILON)
+        busier = replace(signal, arrival_rate=signal.arrival_rate * (1 + self.scale_in_margin))
+        return math.ceil(self.demand(busier, backlog).workers - _EPSILON)
+
     def demand(self, signal: ScalingInput, backlog: int) -> Demand:
         """Workers the arrivals and `backlog` need, as a real number."""
         if signal.service_time_s <= 0:
@@ -135,9 +162,42 @@ class EbbPolicy:
         mu = max(1.0, signal.mean_batch_size) / signal.service_time_s
         budget = self.drain_fraction * signal.slo_s
         rate = signal.arrival_rate
-        n_rate = rate / (mu * self.target_utilisation)
         n_backlog = backlog / (mu * budget)
-        return Demand(max(n_rate, n_backlog),
-                      f"arrivals {rate:.1f}/s at mu {mu:.1f}/s x {self.target_utilisation:g} "
-                      f"= {n_rate:.2f}, queue {backlog} in {budget * 1000:.0f} ms = "
-                      f"{n_backlog:.2f}")
+        queue_part = f"queue {backlog} in {budget * 1000:.0f} ms = {n_backlog:.2f}"
+        if self.sizing == "utilisation":
+            n_rate = rate / (mu * self.target_utilisation)
+            return Demand(max(n_rate, n_backlog),
+                          f"arrivals {rate:.1f}/s at mu {mu:.1f}/s x "
+                          f"{self.target_utilisation:g} = {n_rate:.2f}, {queue_part}")
+        wait_budget = max(signal.slo_s - signal.service_time_s, 0.2 * signal.slo_s)
+        workers = erlang_c_workers(rate, mu, wait_budget, self.miss_fraction,
+                                   self.max_utilisation)
+        return Demand(max(float(workers), n_backlog),
+                      f"arrivals {rate:.1f}/s at mu {mu:.1f}/s need {workers} for "
+                      f"P(wait > {wait_budget * 1000:.0f} ms) <= {self.miss_fraction:g}, "
+                      f"{queue_part}")
+
+
+def erlang_c_workers(rate: float, mu: float, wait_budget_s: float, miss_fraction: float,
+                     max_utilisation: float) -> int:
+    """Fewest servers c of an M/M/c queue with P(wait > budget) <= miss_fraction.
+
+    P(wait > t) = C(c, a) x exp(-(c mu - lambda) t), with a = lambda / mu and C the Erlang C
+    probability of waiting, from the numerically stable Erlang B recursion
+    B(k) = a B(k-1) / (k + a B(k-1)) and C = c B / (c - a (1 - B)). Exponential service is
+    pessimistic for models with near-constant service time, which leaves room for burstier
+    arrivals than Poisson.
+    """
+    if rate <= 0:
+        return 0
+    offered = rate / mu
+    blocking = 1.0
+    servers = 0
+    while True:
+        servers += 1
+        blocking = offered * blocking / (servers + offered * blocking)
+        if servers <= offered or offered / servers > max_utilisation:
+            continue
+        waiting = servers * blocking / (servers - offered * (1 - blocking))
+        if waiting * math.exp(-(servers * mu - rate) * wait_budget_s) <= miss_fraction:
+            return servers

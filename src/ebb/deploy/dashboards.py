@@ -1,0 +1,400 @@
+"""Grafana dashboards for Ebb, generated from code with grafana-foundation-sdk.
+
+``ebb dashboards export`` writes them as JSON that Grafana imports as is (Dashboards -> New ->
+Import): the Prometheus data source and the model are dashboard variables, so one file serves
+every installation and every model. Every query uses the names in :mod:`ebb.metrics.names`::
+
+    paths = export_dashboards(Path("grafana"))
+    for title, expr in all_panel_queries(json.loads(paths[0].read_text())): ...
+
+Two dashboards:
+
+- *Ebb: inference service* -- traffic, errors, latency, queue and batching, workers and
+  scaling decisions, compute efficiency, anomalies: what a platform engineer watches.
+- *Ebb: autoscaling* -- why the autoscaler did what it did: queue depth against workers,
+  arrivals against completions, decisions, cold starts and restarts.
+
+Scaling decisions, rejections, server errors and anomalies are also dashboard annotations, so
+they mark every panel. The decision *reasons* are in the server log and on the live ``/dashboard``
+page; as metric labels they would be unbounded.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from grafana_foundation_sdk.builders import common as common_builders
+from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+from grafana_foundation_sdk.builders import prometheus as prometheus_builders
+from grafana_foundation_sdk.builders import timeseries
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+from grafana_foundation_sdk.models import common, units
+from grafana_foundation_sdk.models import dashboard as models
+
+from ebb.metrics import names
+from ebb.metrics import names as _names
+
+DATASOURCE_VARIABLE = "datasource"
+MODEL_VARIABLE = "model"
+RATE = "$__rate_interval"
+MODEL = f'model=~"${MODEL_VARIABLE}"'
+DATASOURCE = models.DataSourceRef(type_val="prometheus", uid=f"${{{DATASOURCE_VARIABLE}}}")
+PANEL_HEIGHT = 8
+GRID_COLUMNS = 24
+QUANTILES = (0.5, 0.95, 0.99)
+
+# Series that exist only once the anomaly detector exports them (see ebb.deploy._names).
+ANOMALY_METRICS = (_names.ANOMALY_SCORE, _names.ANOMALY_ACTIVE)
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    expr: str
+    legend: str
+
+
+@dataclass(frozen=True, slots=True)
+class PanelSpec:
+    """One time-series panel: what it shows, in which unit, how wide (of 24 columns)."""
+
+    title: str
+    description: str
+    unit: str
+    queries: tuple[Query, ...]
+    width: int = 12
+    min_value: float | None = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class RowSpec:
+    title: str
+    panels: tuple[PanelSpec, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Annotation:
+    """A PromQL annotation: every non-zero sample marks the time axis of every panel."""
+
+    name: str
+    expr: str
+    color: str
+    title: str
+    tags: tuple[str, ...]
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSpec:
+    uid: str
+    title: str
+    description: str
+    file_name: str
+    rows: tuple[RowSpec, ...]
+    annotations: tuple[Annotation, ...] = field(default=())
+
+
+def _rate(metric: str, matchers: str = "") -> str:
+    selector = MODEL if not matchers else f"{MODEL},{matchers}"
+    return f"rate({metric}{{{selector}}}[{RATE}])"
+
+
+def _quantiles(histogram: str) -> tuple[Query, ...]:
+    return tuple(
+        Query(f"histogram_quantile({q:g}, sum by (model, le) ({_rate(histogram + '_bucket')}))",
+              f"{{{{model}}}} p{q * 100:g}")
+        for q in QUANTILES)
+
+
+def _with_zero(numerator: str, denominator_metric: str) -> str:
+    """``numerator`` per model, or 0 where the model has traffic but no matching series yet
+    (a server that never answered 5xx has no ``code="5xx"`` series at all)."""
+    return f"({numerator} or sum by (model) ({_rate(denominator_metric)}) * 0)"
+
+
+_REQUESTS = f"{names.REQUESTS}_total"
+_SERVER_ERRORS = "sum by (model) (" + _rate(_REQUESTS, 'code=~"5.."') + ")"
+_ANSWERED = "sum by (model) (" + _rate(_REQUESTS, 'code=~"2.."') + ")"
+_WORKER_CPU = f"{names.WORKER_CPU}_total"
+
+TRAFFIC = RowSpec("Traffic", (
+    PanelSpec("Request rate by code", "Answered requests per second by HTTP status (gRPC "
+              "answers counted by the HTTP status of the same outcome).", units.RequestsPerSecond,
+              (Query(f"sum by (model, code) ({_rate(_REQUESTS)})", "{{model}} {{code}}"),),
+              width=8),
+    PanelSpec("Rejections and errors", "Requests refused because the queue was full (503), "
+              "answered with a server error (5xx, rejections included), or whose deadline "
+              "passed while queued.", units.RequestsPerSecond, (
+                  Query(f"sum by (model) ({_rate(names.QUEUE_REJECTIONS + '_total')})",
+                        "{{model}} rejected (queue full)"),
+                  Query(_with_zero(_SERVER_ERRORS, _REQUESTS), "{{model}} 5xx"),
+                  Query(f"sum by (model) ({_rate(names.REQUEST_EXPIRATIONS + '_total')})",
+                        "{{model}} expired in queue"),
+              ), width=8),
+    PanelSpec("Error ratio (5xx)", "Share of answers that were server errors.",
+              units.PercentUnit,
+              (Query(f"{_with_zero(_SERVER_ERRORS, _REQUESTS)} / "
+                     f"sum by (model) ({_rate(_REQUESTS)})", "{{model}}"),),
+              width=8),
+))
+
+LATENCY = RowSpec("Latency", (
+    PanelSpec("Request latency p50 / p95 / p99", "Decoded request to encoded answer, from the "
+              f"{names.REQUEST_DURATION} histogram.", units.Seconds,
+              _quantiles(names.REQUEST_DURATION), width=8),
+    PanelSpec("Queue wait p50 / p95 / p99", "Time a request waited before a worker took it: "
+              "the part of latency that more workers remove.", units.Seconds,
+              _quantiles(names.QUEUE_WAIT), width=8),
+    PanelSpec("Inference time per batch p50 / p95 / p99", "Time a worker spent running one "
+              "batch.", units.Seconds, _quantiles(names.INFERENCE_DURATION), width=8),
+))
+
+QUEUE = RowSpec("Queue and batching", (
+    PanelSpec("Queue depth and in-flight", "Requests waiting in the queue, and requests being "
+              "run by workers (read at scrape time).", units.Short, (
+                  Query(f"sum by (model) ({names.QUEUE_DEPTH}{{{MODEL}}})", "{{model}} queued"),
+                  Query(f"sum by (model) ({names.INFLIGHT_REQUESTS}{{{MODEL}}})",
+                        "{{model}} in flight"),
+              ), width=8),
+    PanelSpec("Queue fill", "Queue depth as a share of its bound (max_queue_size); at 100 % "
+              "new requests are refused.", units.PercentUnit,
+              (Query(f"max by (model) ({names.QUEUE_DEPTH}{{{MODEL}}} / "
+                     f"{names.QUEUE_CAPACITY}{{{MODEL}}})", "{{model}}"),),
+              width=8),
+    PanelSpec("Batch size", "Requests per batch: the mean, and the 95th percentile.",
+              units.Short, (
+                  Query(f"sum by (model) ({_rate(names.BATCH_SIZE + '_sum')}) / "
+                        f"sum by (model) ({_rate(names.BATCH_SIZE + '_count')})",
+                        "{{model}} mean"),
+                  Query(f"histogram_quantile(0.95, sum by (model, le) "
+                        f"({_rate(names.BATCH_SIZE + '_bucket')}))", "{{model}} p95"),
+              ), width=8),
+))
+
+WORKERS = RowSpec("Workers and scaling", (
+    PanelSpec("Workers: desired / ready / starting", "What the autoscaler wants against the "
+              "worker processes by state.", units.Short, (
+                  Query(f"max by (model, policy) ({names.AUTOSCALER_DESIRED}{{{MODEL}}})",
+                        "{{model}} desired ({{policy}})"),
+                  Query(f'sum by (model, state) ({names.WORKERS}{{{MODEL},'
+                        f'state=~"ready|starting|draining"}})', "{{model}} {{state}}"),
+              )),
+    PanelSpec("Scaling decisions", "Autoscaler ticks per second by the direction decided; "
+              "hold shows the controller is alive. Up and down are also annotations.",
+              units.OpsPerSecond,
+              (Query(f"sum by (model, direction) "
+                     f"({_rate(names.AUTOSCALER_DECISIONS + '_total')})",
+                     "{{model}} {{direction}}"),)),
+))
+
+EFFICIENCY = RowSpec("Compute efficiency", (
+    PanelSpec("Worker CPU", "CPU time per second of each worker process (1.0 = one core).",
+              units.PercentUnit,
+              (Query(f"sum by (model, worker) ({_rate(_WORKER_CPU)})",
+                     "{{model}} worker {{worker}}"),), width=8),
+    PanelSpec("Worker memory", "Resident memory of each worker process.", units.BytesIEC,
+              (Query(f"sum by (model, worker) ({names.WORKER_MEMORY}{{{MODEL}}})",
+                     "{{model}} worker {{worker}}"),), width=8),
+    PanelSpec("Inferences per CPU-second", "Successful answers per second of worker CPU: "
+              "efficiency, not load. A drop at the same traffic means each inference costs "
+              "more.", units.Short,
+              (Query(f"{_ANSWERED} / sum by (model) ({_rate(_WORKER_CPU)})", "{{model}}"),),
+              width=8),
+))
+
+ANOMALIES = RowSpec("Anomalies", (
+    PanelSpec("Anomaly score by signal", "How far each signal (arrival rate, latency, queue "
+              "wait, error ratio, input/output drift) is from its normal daily shape.",
+              units.Short,
+              (Query(f"max by (model, signal) ({_names.ANOMALY_SCORE})",
+                     "{{signal}} {{model}}"),)),
+    PanelSpec("Anomalies active", "1 while the detector flags a signal as anomalous.",
+              units.Short,
+              (Query(f"max by (model, signal) ({_names.ANOMALY_ACTIVE})",
+                     "{{signal}} {{model}}"),)),
+))
+
+SCALING_DETAIL = RowSpec("Why the autoscaler did what it did", (
+    PanelSpec("Queue depth against workers", "The queue the policy scales on, next to the "
+              "workers it asked for and the workers ready.", units.Short, (
+                  Query(f"sum by (model) ({names.QUEUE_DEPTH}{{{MODEL}}})", "{{model}} queued"),
+                  Query(f"max by (model) ({names.AUTOSCALER_DESIRED}{{{MODEL}}})",
+                        "{{model}} desired workers"),
+                  Query(f'sum by (model) ({names.WORKERS}{{{MODEL},state="ready"}})',
+                        "{{model}} ready workers"),
+              ), width=GRID_COLUMNS),
+    PanelSpec("Arrivals against completions", "Requests admitted to the queue and requests "
+              "completed by workers, per second: a queue grows while the first is above the "
+              "second.", units.RequestsPerSecond, (
+                  Query(f"sum by (model) ({_rate(names.QUEUE_ADMISSIONS + '_total')})",
+                        "{{model}} admitted"),
+                  Query(f"sum by (model) ({_rate(names.BATCH_SIZE + '_sum')})",
+                        "{{model}} completed"),
+              )),
+    PanelSpec("Scaling decisions by direction", "Autoscaler ticks per second by direction and "
+              "policy.", units.OpsPerSecond,
+              (Query(f"sum by (model, policy, direction) "
+                     f"({_rate(names.AUTOSCALER_DECISIONS + '_total')})",
+                     "{{model}} {{direction}} ({{policy}})"),)),
+    PanelSpec("Worker cold start", "Spawn to model loaded and ready, over every start since "
+              "the server started (starts are rare, so a rate window would mostly be empty).",
+              units.Seconds, tuple(
+                  Query(f"histogram_quantile({q:g}, sum by (model, le) "
+                        f"({names.WORKER_START}_bucket{{{MODEL}}}))", f"{{{{model}}}} p{q * 100:g}")
+                  for q in (0.5, 0.95))),
+    PanelSpec("Worker restarts", "Workers that died and were replaced (their batch is retried "
+              "once on another worker).", units.Short,
+              (Query(f"sum by (model) (increase({names.WORKER_RESTARTS}_total{{{MODEL}}}"
+                     f"[{RATE}]))", "{{model}}"),)),
+))
+
+ANNOTATIONS = (
+    Annotation("Scaling decisions",
+               f"sum by (model, policy, direction) (increase({names.AUTOSCALER_DECISIONS}_total"
+               f'{{{MODEL},direction!="hold"}}[{RATE}])) > 0',
+               "blue", "Scale {{direction}}", ("model", "policy", "direction"),
+               "{{policy}} policy scaled {{model}} {{direction}}"),
+    Annotation("Queue rejections",
+               f"sum by (model) (increase({names.QUEUE_REJECTIONS}_total{{{MODEL}}}[{RATE}]))"
+               " > 0", "orange", "Queue full: requests rejected", ("model",)),
+    Annotation("Server errors",
+               f'sum by (model, code) (increase({_REQUESTS}{{{MODEL},code=~"5.."}}[{RATE}]))'
+               " > 0", "red", "{{code}} answers", ("model", "code")),
+    Annotation("Anomalies", f"max by (model, signal) ({_names.ANOMALY_ACTIVE}) > 0", "purple",
+               "Anomaly in {{signal}}", ("model", "signal")),
+)
+
+DASHBOARDS = (
+    DashboardSpec("ebb-overview", "Ebb: inference service",
+                  "Traffic, latency, queue, workers, scaling, efficiency and anomalies of the "
+                  "models Ebb serves.", "ebb-overview.json",
+                  (TRAFFIC, LATENCY, QUEUE, WORKERS, EFFICIENCY, ANOMALIES), ANNOTATIONS),
+    DashboardSpec("ebb-autoscaling", "Ebb: autoscaling",
+                  "Why the autoscaler did what it did: the queue it scales on, the workers it "
+                  "asked for, decisions, cold starts.", "ebb-autoscaling.json",
+                  (SCALING_DETAIL,), ANNOTATIONS[:3]),
+)
+
+
+def _panel(spec: PanelSpec, panel_id: int) -> timeseries.Panel:
+    panel = (timeseries.Panel()
+             .id(panel_id)
+             .title(spec.title)
+             .description(spec.description)
+             .datasource(DATASOURCE)
+             .unit(spec.unit)
+             .height(PANEL_HEIGHT)
+             .span(spec.width)
+             .line_width(1)
+             .fill_opacity(10)
+             .show_points(common.VisibilityMode.NEVER)
+             .legend(common_builders.VizLegendOptions()
+                     .display_mode(common.LegendDisplayMode.LIST)
+                     .placement(common.LegendPlacement.BOTTOM)
+                     .show_legend(True))
+             .tooltip(common_builders.VizTooltipOptions()
+                      .mode(common.TooltipDisplayMode.MULTI)
+                      .sort(common.SortOrder.DESCENDING)))
+    if spec.min_value is not None:
+        panel = panel.min(spec.min_value)
+    for index, query in enumerate(spec.queries):
+        panel = panel.with_target(
+            prometheus_builders.Dataquery()
+            .expr(query.expr)
+            .legend_format(query.legend)
+            .ref_id(chr(ord("A") + index))
+            .range()
+            .datasource(DATASOURCE))
+    return panel
+
+
+def _variables() -> list[dashboard_builders.DatasourceVariable | dashboard_builders.QueryVariable]:
+    return [
+        dashboard_builders.DatasourceVariable(DATASOURCE_VARIABLE)
+        .label("Data source")
+        .type("prometheus"),
+        dashboard_builders.QueryVariable(MODEL_VARIABLE)
+        .label("Model")
+        .datasource(DATASOURCE)
+        .query(f"label_values({names.QUEUE_DEPTH}, model)")
+        .refresh(models.VariableRefresh.ON_TIME_RANGE_CHANGED)
+        .sort(models.VariableSort.ALPHABETICAL_ASC)
+        .multi(True)
+        .include_all(True)
+        .current(models.VariableOption(selected=True, text="All", value="$__all")),
+    ]
+
+
+def build_dashboard(spec: DashboardSpec) -> dict[str, Any]:
+    """One dashboard as the JSON object Grafana imports."""
+    builder = (dashboard_builders.Dashboard(spec.title)
+               .uid(spec.uid)
+               .description(spec.description)
+               .tags(["ebb", "inference", "autoscaling"])
+               .editable()
+               .tooltip(models.DashboardCursorSync.CROSSHAIR)
+               .refresh("10s")
+               .time("now-1h", "now")
+               .timezone("browser"))
+    for variable in _variables():
+        builder = builder.with_variable(variable)
+    for annotation in spec.annotations:
+        builder = builder.annotation(
+            dashboard_builders.AnnotationQuery()
+            .name(annotation.name)
+            .datasource(DATASOURCE)
+            .enable(True)
+            .icon_color(annotation.color)
+            .expr(annotation.expr))
+    panel_id = 1
+    for row in spec.rows:
+        builder = builder.with_row(dashboard_builders.Row(row.title).id(panel_id))
+        panel_id += 1
+        for panel in row.panels:
+            builder = builder.with_panel(_panel(panel, panel_id))
+            panel_id += 1
+    document: dict[str, Any] = json.loads(json.dumps(builder.build(), cls=JSONEncoder))
+    # The SDK's AnnotationQuery has no Prometheus title/tag/text fields; Grafana reads them here.
+    for entry, annotation in zip(document["annotations"]["list"], spec.annotations, strict=True):
+        entry.update({"titleFormat": annotation.title, "tagKeys": ",".join(annotation.tags),
+                      "textFormat": annotation.text, "useValueForTime": False,
+                      "step": "15s"})
+    return document
+
+
+def export_dashboards(out_dir: Path) -> list[Path]:
+    """Write every dashboard as ``<uid>.json`` into ``out_dir`` (created if missing)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for spec in DASHBOARDS:
+        path = out_dir / spec.file_name
+        path.write_text(json.dumps(build_dashboard(spec), indent=2) + "\n")
+        paths.append(path)
+    return paths
+
+
+def _panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    found = []
+    for panel in dashboard.get("panels", []):
+        found.append(panel)
+        found.extend(panel.get("panels", []))  # panels folded into a collapsed row
+    return found
+
+
+def all_panels(dashboard: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every panel but row headers, including those inside collapsed rows."""
+    return [panel for panel in _panels(dashboard) if panel.get("type") != "row"]
+
+
+def all_panel_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(panel title, PromQL)`` for every query of every panel, in dashboard order."""
+    return [(panel["title"], target["expr"])
+            for panel in all_panels(dashboard) for target in panel.get("targets", [])]
+
+
+def annotation_queries(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(annotation name, PromQL)`` for every Prometheus annotation of the dashboard."""
+    return [(entry["name"], entry["expr"])
+            for entry in dashboard.get("annotations", {}).get("list", []) if "expr" in entry]

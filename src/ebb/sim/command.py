@@ -1,0 +1,277 @@
+"""`ebb sim`: replay a trace against scaling policies and compare them with the oracle.
+
+    ebb sim --synthetic step --policy all --slo-ms 200 --out sim-report
+    ebb sim --trace azure_llm_2023_conv.csv --speedup 20 --policy ebb --policy hpa --json
+
+`add_arguments` fills a parser (the `ebb` CLI wires it as a sub-command); `run` does the work
+and returns the exit status. Parsing and validation happen here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import TextIO
+
+from ebb.sim.compare import Comparison, compare
+from ebb.sim.report import Report, headline, summary_json, table, write_report
+from ebb.sim.tune import Tuned, training_slice, tune
+from ebb.sim.world import (
+    PIPELINES,
+    ColdStart,
+    PolicySpec,
+    ServiceModel,
+    World,
+    pin_size_unit,
+    warm_start,
+)
+from ebb.traces import SYNTHETIC, Trace, TraceError, read_trace, scaled, synthetic
+
+POLICY_NAMES = tuple(PIPELINES)
+PROGRESS_MIN_REQUESTS = 200_000
+"""Runs at least this long show a progress bar even when stderr is not a terminal."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `ebb sim` flags."""
+    source = parser.add_argument_group("traffic")
+    chosen = source.add_mutually_exclusive_group(required=True)
+    chosen.add_argument("--trace", type=Path, metavar="FILE",
+                        help="timestamps (one per line, optional size column), the Azure LLM "
+                             "trace CSV, or Azure Functions per-minute counts")
+    chosen.add_argument("--synthetic", choices=SYNTHETIC, metavar="NAME",
+                        help=f"a synthetic profile: {', '.join(SYNTHETIC)}")
+    source.add_argument("--rate", type=float, default=100.0,
+                        help="synthetic base rate, requests/s (default: 100)")
+    source.add_argument("--duration", type=float, default=300.0,
+                        help="synthetic length in seconds (default: 300)")
+    source.add_argument("--speedup", type=float, default=1.0, metavar="K",
+                        help="compress time by K (a trace hour in 60/K minutes)")
+    source.add_argument("--rate-scale", type=float, default=1.0,
+                        help="multiply the number of requests, keeping the timing")
+
+    policy = parser.add_argument_group("policies")
+    policy.add_argument("--policy", action="append", choices=(*POLICY_NAMES, "all"),
+                        help="policy to compare, repeatable, or 'all' (default: all)")
+    policy.add_argument("--knob", action="append", default=[], metavar="POLICY.KNOB=VALUE",
+                        help="set a policy knob, e.g. hpa.target=2 (repeatable)")
+    policy.add_argument("--ideal-signals", action="store_true",
+                        help="every policy reads fresh signals at each decision (no scrape "
+                             "interval or lag), to tell policy quality from pipeline lag")
+    policy.add_argument("--tune", action="store_true",
+                        help="grid-search each policy's main knobs on the first half and "
+                             "report defaults and tuned settings on the second half")
+
+    world = parser.add_argument_group("world")
+    world.add_argument("--slo-ms", type=float, default=200.0, help="latency SLO (default: 200)")
+    world.add_argument("--service-ms", type=float, default=20.0,
+                       help="per-batch service time a, ms (default: 20)")
+    world.add_argument("--per-item-ms", type=float, default=2.0,
+                       help="added per request in the batch b, ms (default: 2)")
+    world.add_argument("--service-cv", type=float, default=0.0,
+                       help="lognormal noise on service time, coefficient of variation "
+                            "(default: 0, fixed)")
+    world.add_argument("--size-scaled", action="store_true",
+                       help="scale b by each request's size over the mean (token traces)")
+    world.add_argument("--max-batch-size", type=int, default=32, help="(default: 32)")
+    world.add_argument("--max-delay-ms", type=float, default=2.0,
+                       help="longest wait for a batch to fill (default: 2)")
+    world.add_argument("--queue-bound", type=int, default=1024,
+                       help="waiting requests before refusals (default: 1024)")
+    world.add_argument("--cold-start-s", type=float, default=5.0,
+                       help="seconds from ordering a worker to ready (default: 5)")
+    world.add_argument("--cold-start-cv", type=float, default=0.0,
+                       help="lognormal spread of the cold start (default: 0, fixed)")
+    world.add_argument("--min-workers", type=int, default=1, help="(default: 1)")
+    world.add_argument("--max-workers", type=int, default=32, help="(default: 32)")
+    world.add_argument("--initial-workers", type=int, default=None,
+                       help="ready workers at the start (default: enough for the trace's "
+                            "first minute at 80 %% of capacity)")
+
+    run_group = parser.add_argument_group("run and output")
+    run_group.add_argument("--seed", type=int, default=0, help="(default: 0)")
+    run_group.add_argument("--repeat", type=int, default=1,
+                           help="repetitions with seeds seed..seed+N-1; spread reported")
+    run_group.add_argument("--target-attainment", type=float, default=0.99,
+                           help="attainment the oracle and tuning aim for (default: 0.99)")
+    run_group.add_argument("--oracle-window-s", type=float, default=None,
+                           help="oracle window (default: 10 x SLO, at least 1 s)")
+    run_group.add_argument("--out", type=Path, metavar="DIR",
+                           help="write pareto.png, timelines.png and report.html here")
+    run_group.add_argument("--json", action="store_true",
+                           help="print a machine-readable summary instead of the table")
+    run_group.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+class _Usage(ValueError):
+    """A flag value that makes no sense; reported with exit status 2."""
+
+
+def _knobs(items: list[str], policies: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    knobs: dict[str, dict[str, object]] = {name: {} for name in policies}
+    for item in items:
+        target, sep, raw = item.partition("=")
+        name, dot, key = target.partition(".")
+        if not sep or not dot or not key:
+            raise _Usage(f"--knob {item!r} is not POLICY.KNOB=VALUE")
+        if name not in knobs:
+            raise _Usage(f"--knob {item!r}: policy {name!r} is not being compared")
+        knobs[name][key.replace("-", "_")] = _value(raw)
+    return knobs
+
+
+def _value(raw: str) -> object:
+    if raw.lower() in ("true", "false"):
+        return raw.lower() == "true"
+    if raw.lower() == "none":
+        return None
+    for kind in (int, float):
+        try:
+            return kind(raw)
+        except ValueError:
+            continue
+    return raw
+
+
+def _world(args: argparse.Namespace) -> World:
+    try:
+        return World(
+            service=ServiceModel(args.service_ms / 1000, args.per_item_ms / 1000,
+                                 cv=args.service_cv, size_scaled=args.size_scaled),
+            cold_start=ColdStart(args.cold_start_s, args.cold_start_cv),
+            slo_s=args.slo_ms / 1000,
+            min_workers=args.min_workers,
+            max_workers=args.max_workers,
+            initial_workers=args.initial_workers,
+            max_batch_size=args.max_batch_size,
+            max_delay_s=args.max_delay_ms / 1000,
+            queue_bound=args.queue_bound,
+        )
+    except ValueError as exc:
+        raise _Usage(str(exc)) from exc
+
+
+def _trace(args: argparse.Namespace) -> Trace:
+    if args.trace is not None:
+        return read_trace(args.trace, speedup=args.speedup, rate_scale=args.rate_scale,
+                          seed=args.seed)
+    base = synthetic(args.synthetic, args.rate, args.duration, seed=args.seed)
+    return scaled(base, speedup=args.speedup, rate_scale=args.rate_scale, seed=args.seed)
+
+
+class _Progress:
+    """A plain-text progress bar on stderr: redrawn in place on a terminal, a line per 10 %
+    otherwise."""
+
+    def __init__(self, stream: TextIO, total_runs: int) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.total = max(1, total_runs)
+        self.done = 0
+        self.shown = -1
+
+    def run(self, label: str) -> Callable[[float], None]:
+        index = self.done
+        self.done += 1
+
+        def update(fraction: float) -> None:
+            overall = (index + fraction) / self.total
+            step = int(overall * (100 if self.tty else 10))
+            if step == self.shown:
+                return
+            self.shown = step
+            if self.tty:
+                bar = "#" * int(overall * 30)
+                self.stream.write(f"\r[{bar:<30}] {overall * 100:5.1f}% {label:<24}")
+                if overall >= 1:
+                    self.stream.write("\n")
+            else:
+                self.stream.write(f"{overall * 100:3.0f}% {label}\n")
+            self.stream.flush()
+        return update
+
+    def note(self, text: str) -> None:
+        if self.tty:
+            self.stream.write(f"\r{text:<70}\n")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Do what the flags say; 0 on success, 2 on bad input."""
+    try:
+        return _run(args)
+    except (_Usage, TraceError, ValueError) as exc:
+        print(f"ebb sim: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
+    names = tuple(dict.fromkeys(
+        POLICY_NAMES if not args.policy or "all" in args.policy else args.policy))
+    knobs = _knobs(args.knob, names)
+    if not 0 < args.target_attainment <= 1:
+        raise _Usage(f"--target-attainment must be in (0, 1], got {args.target_attainment}")
+    trace = _trace(args)
+    world = warm_start(pin_size_unit(_world(args), trace.sizes), trace.arrivals,
+                       trace.duration_s)
+    specs = tuple(PolicySpec(name, knobs[name]) for name in names)
+    runs = len(specs) * args.repeat * (1 if not args.tune else 3)
+    show = not args.quiet and (sys.stderr.isatty()
+                               or len(trace) * runs >= PROGRESS_MIN_REQUESTS)
+    progress = _Progress(sys.stderr, runs + (12 * len(specs) if args.tune else 0)) \
+        if show else None
+    started = time.perf_counter()
+
+    def compared(chosen: list[PolicySpec] | tuple[PolicySpec, ...], score_from_s: float
+                 ) -> Comparison:
+        return compare(trace, world, chosen, seed=args.seed, ideal_signals=args.ideal_signals,
+                       repeats=args.repeat, target_attainment=args.target_attainment,
+                       oracle_window_s=args.oracle_window_s, score_from_s=score_from_s,
+                       progress=progress.run if progress else None)
+
+    main = compared(specs, 0.0)
+    tuned: tuple[Tuned, ...] = ()
+    held_out: Comparison | None = None
+    if args.tune:
+        training, cut = training_slice(trace, 0.5)
+        results = []
+        for spec in specs:
+            results.append(tune(training, world, spec.name, seed=args.seed,
+                                ideal_signals=args.ideal_signals,
+                                target_attainment=args.target_attainment,
+                                on_setting=(lambda label: progress.run(label)(1.0))
+                                if progress else None))
+        tuned = tuple(results)
+        both = [replace(spec, label=f"{spec.name} default") for spec in specs]
+        both += [t.chosen for t in tuned]
+        held_out = compared(both, cut)
+    report = Report(main, specs, tuned, held_out)
+    elapsed = time.perf_counter() - started
+    if args.out is not None:
+        written = write_report(report, args.out)
+        if progress is not None:
+            progress.note(f"wrote {', '.join(str(p) for p in written)}")
+    if args.json:
+        print(json.dumps(summary_json(report), indent=2))
+        return 0
+    print(headline(main))
+    print(table(main))
+    if held_out is not None:
+        print()
+        print(headline(held_out))
+        print(table(held_out))
+        for t in tuned:
+            print(f"  {t.policy} tuned: {t.setting}")
+    simulated = len(trace) * len(specs) * args.repeat
+    print(f"\n{simulated} simulated requests in {elapsed:.1f} s "
+          f"({simulated / max(elapsed, 1e-9):,.0f}/s including the oracle and reports)")
+    if args.out is not None:
+        print(f"report: {args.out / 'report.html'}")
+    return 0
