@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--policy-option", action="append", metavar="KNOB=VALUE",
                        dest="policy_options", type=_knob, default=None,
                        help="a policy knob, repeatable (e.g. container_concurrency=1)")
+    serve.add_argument("--prometheus", action="store_true", default=None,
+                       help="also start a local Prometheus scraping this server every second")
     serve.add_argument("--trust-pickle", action="store_true", default=None,
                        help="allow loading pickled models; only for files you trust")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
@@ -149,15 +151,36 @@ async def _run_server(settings: ServeSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    prometheus: Any = None
     try:
         ports = await server.start()
         for note in ports.notes:
             print(f"ebb: {note}", file=sys.stderr)
         print(banner(server, settings.host, ports.http, ports.grpc), flush=True)
+        if settings.prometheus:
+            prometheus = await loop.run_in_executor(None, _start_prometheus, settings.host,
+                                                    ports.http)
+            print(f"  Prometheus {prometheus.url} (scraping every 1 s, Ebb's rules loaded)",
+                  flush=True)
         await stop.wait()
         print("ebb: shutting down: finishing accepted requests", file=sys.stderr, flush=True)
     finally:
+        if prometheus is not None:
+            prometheus.stop()
         await server.stop()
+
+
+def _start_prometheus(host: str, http_port: int) -> Any:
+    import tempfile
+
+    from ebb.deploy.prometheus import LocalPrometheus
+    from ebb.deploy.rules import export_rules
+
+    target = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    rules = export_rules(Path(tempfile.mkdtemp(prefix="ebb-rules-")))
+    prometheus = LocalPrometheus([f"{target}:{http_port}"], rule_files=[rules])
+    prometheus.start()
+    return prometheus
 
 
 def banner(server: Any, host: str, http_port: int, grpc_port: int) -> str:

@@ -58,6 +58,8 @@ class ServeSettings(BaseSettings):
         None, pattern=r"^https?://", description="Push metrics as OTLP/HTTP to this collector "
         "(e.g. http://127.0.0.1:4318).")
     otlp_interval_s: float = Field(10.0, gt=0, le=3600, description="OTLP push interval.")
+    prometheus: bool = Field(False, description="Also start a local Prometheus (Debian's "
+                             "package) scraping this server every second, with Ebb's rules.")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
     @model_validator(mode="after")
