@@ -11,7 +11,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_GRPC_PORT = 8081
@@ -82,25 +87,6 @@ class ServeSettings(BaseSettings):
         high = self.max_workers if self.max_workers is not None else max(low, wanted)
         return min(max(wanted, low), high)
 
-    @classmethod
-    def settings_customise_sources(
-        cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource, dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _FileSource(settings_cls))
-
-
-_file_values: dict[str, Any] = {}
-
-
-class _FileSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _file_values.get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_file_values)
-
 
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
@@ -124,14 +110,22 @@ def read_config_file(path: Path) -> dict[str, Any]:
 
 def load_settings(flags: dict[str, Any], config_file: Path | None = None) -> ServeSettings:
     """Merge flags, environment and file, and validate; raises ConfigError with one line."""
-    global _file_values
-    _file_values = read_config_file(config_file) if config_file else {}
+    file_values = read_config_file(config_file) if config_file else {}
+
+    class _Layered(ServeSettings):
+        @classmethod
+        def settings_customise_sources(
+            cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, InitSettingsSource(settings_cls, file_values))
+
     try:
-        return ServeSettings(**{key: value for key, value in flags.items() if value is not None})
+        return _Layered(**{key: value for key, value in flags.items() if value is not None})
     except ValidationError as error:
         raise ConfigError(describe_error(error)) from None
-    finally:
-        _file_values = {}
 
 
 def describe_error(error: ValidationError) -> str:
