@@ -125,3 +125,9 @@ def test_binary_round_trip_with_plain_http(client: httpx.Client) -> None:
     length = int(response.headers["inference-header-content-length"])
     values = np.frombuffer(response.content[length:], np.float32)
     assert values.tolist() == (np.arange(16) * 2).tolist()
+
+
+def test_unsupported_content_encoding_is_named(client: httpx.Client) -> None:
+    response = client.post("/v2/models/double/infer", json=GOOD,
+                           headers={"content-encoding": "br"})
+    assert "Content-Encoding 'br'" in _error(response, 400)

@@ -61,6 +61,9 @@ def decode_model_infer_request(message: Any, timeout_s: float | None) -> tuple[I
         raise InvalidInput("request needs at least one input")
     inputs = []
     for index, tensor in enumerate(message.inputs):
+        if uses_raw and tensor.contents.ByteSize():
+            raise InvalidInput(f"input {tensor.name!r} has typed contents, but the request uses "
+                               "raw_input_contents; give one or the other, not both")
         shape = tuple(tensor.shape)
         if any(dim < 0 for dim in shape):
             raise InvalidInput(f"input {tensor.name!r}: shape dimensions must not be negative")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -128,14 +129,19 @@ class RestApp:
             header_length: int | None = None
             timeout_s: float | None = None
             content_length: int | None = None
+            encoding = b""
             for key, value in scope["headers"]:
-                if key == b"inference-header-content-length":
+                if key == b"content-encoding":
+                    encoding = value.strip().lower()
+                elif key == b"inference-header-content-length":
                     header_length = _int_header(key, value)
                 elif key == b"content-length":
                     content_length = _int_header(key, value)
                 elif key == _TIMEOUT_HEADER:
                     timeout_s = _int_header(key, value) / 1000 or None
             body = await _read_body(receive, self._max_body, content_length)
+            if encoding not in (b"", b"identity"):
+                body = _decompress(body, encoding, self._max_body)
             request = decode_infer_request(name, version, body, header_length)
             if timeout_s is not None:
                 request = _with_timeout(request, timeout_s)
@@ -217,6 +223,24 @@ def _v1_instances(body: bytes) -> list[Any]:
     if not instances:
         raise InvalidInput("'instances' is empty")
     return instances
+
+
+def _decompress(body: bytes, encoding: bytes, limit: int) -> bytes:
+    """Undo ``Content-Encoding: gzip | deflate`` (tritonclient's request compression)."""
+    if encoding == b"gzip":
+        decoder = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    elif encoding == b"deflate":
+        decoder = zlib.decompressobj()
+    else:
+        raise InvalidInput(f"Content-Encoding {encoding.decode(errors='replace')!r} is not "
+                           "supported; use gzip, deflate or none")
+    try:
+        plain = decoder.decompress(body, limit + 1)
+    except zlib.error as error:
+        raise InvalidInput(f"body is not valid {encoding.decode()} data: {error}") from None
+    if len(plain) > limit:
+        raise PayloadTooLarge(f"decompressed request body is over the {limit}-byte limit")
+    return plain
 
 
 def _with_timeout(request: InferRequest, timeout_s: float) -> InferRequest:

@@ -115,6 +115,9 @@ def validate(request: InferRequest, metadata: ModelMetadata) -> tuple[int, Hasha
                 raise InvalidInput("all inputs must have the same batch size (dimension 0)")
     if batchable and rows == 0:
         raise InvalidInput("batch size (dimension 0) must be at least 1")
+    if batchable and rows > metadata.max_batch_size:
+        raise InvalidInput(f"batch of {rows} rows is over model {metadata.name!r}'s "
+                           f"max_batch_size {metadata.max_batch_size}")
     declared_outputs = {spec.name for spec in metadata.outputs}
     for requested in request.outputs:
         if requested.name not in declared_outputs:
