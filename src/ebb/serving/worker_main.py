@@ -2,10 +2,14 @@
 
 Protocol (pickled tuples, see ``ebb.serving.ipc``):
     worker -> gateway  ("ready", load_seconds) | ("failed", message)
-    gateway -> worker  ("stacked", inputs stacked along dim 0) | ("each", [inputs per request])
-                       | ("stop",)
-    worker -> gateway  ("ok", stacked outputs | [outputs per request], seconds)
-                       | ("error", message, seconds)
+    gateway -> worker  [fds of the input and output arenas, right after the start]
+                       ("stacked", inputs stacked along dim 0, input arena size)
+                       | ("each", [inputs per request]) | ("stop",)
+    worker -> gateway  ("ok", stacked outputs | [outputs per request], seconds, output arena size)
+                       | ("error", message, seconds, output arena size)
+
+Large stacked tensors lie in the arenas (``ebb.serving.ipc.Arena``); the message holds their
+positions. A model must not keep references to its input arrays after ``infer`` returns.
 
 The gateway stacks a batch of a batchable model before sending it: one array per input crosses
 the process boundary instead of one per request, which costs far less to pickle, and it splits
@@ -25,7 +29,7 @@ import numpy as np
 from ebb.core.datatypes import numpy_dtype
 from ebb.core.types import ModelMetadata
 from ebb.runtime.base import ModelRuntime, ModelSource
-from ebb.serving.ipc import recv_message, send_message
+from ebb.serving.ipc import Arena, fetch, place, recv_message, send_message
 
 Inputs = Mapping[str, np.ndarray]
 WORKER_NICENESS = 2
@@ -38,6 +42,8 @@ def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadat
     # admitting, shedding and answering instead of freezing behind its own workers.
     os.nice(WORKER_NICENESS)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
+    _, fds, _, _ = socket.recv_fds(sock, 16, 2)
+    arena_in, arena_out = (Arena(fd, os.fstat(fd).st_size) for fd in fds)
     started = time.perf_counter()
     try:
         model = source.load()
@@ -56,14 +62,15 @@ def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadat
         try:
             outputs: object
             if message[0] == "stacked":
-                outputs = run_stacked(model, message[1], metadata)
+                inputs = fetch(message[1], arena_in, message[2], copy=False)
+                outputs = place(run_stacked(model, inputs, metadata), arena_out)
             else:
                 outputs = [_conform(model.infer(inputs), metadata) for inputs in message[1]]
         except Exception as error:
             send_message(sock, ("error", f"{type(error).__name__}: {error}",
-                                time.perf_counter() - began))
+                                time.perf_counter() - began, arena_out.size))
             continue
-        send_message(sock, ("ok", outputs, time.perf_counter() - began))
+        send_message(sock, ("ok", outputs, time.perf_counter() - began, arena_out.size))
 
 
 def run_stacked(model: ModelRuntime, stacked: Inputs, metadata: ModelMetadata

@@ -25,7 +25,7 @@ import numpy as np
 from ebb.core.errors import ModelError, Unavailable
 from ebb.core.types import ModelMetadata
 from ebb.runtime.base import ModelSource
-from ebb.serving.ipc import read_message, write_message
+from ebb.serving.ipc import Arena, fetch, place_stacked, read_message, write_message
 from ebb.serving.queue import ModelQueue, Pending
 from ebb.serving.stats import ModelStats, ServingObserver
 from ebb.serving.worker_main import worker_main
@@ -82,6 +82,8 @@ class WorkerHandle:
         self._writer: asyncio.StreamWriter | None = None
         self._batch: list[Pending] | None = None
         self._died = False
+        self._arena_in: Arena | None = None
+        self._arena_out: Arena | None = None
         self.task: asyncio.Task[None] | None = None
 
     def drain(self) -> None:
@@ -136,6 +138,8 @@ class WorkerHandle:
         began = time.perf_counter()
         await loop.run_in_executor(None, self._process.start)
         child.close()
+        self._arena_in, self._arena_out = Arena.create(), Arena.create()
+        socket.send_fds(parent, [b"arenas"], [self._arena_in.fd, self._arena_out.fd])
         self.pid = self._process.pid
         loop.add_reader(self._process.sentinel, self._on_exit)
         reader, self._writer = await asyncio.open_unix_connection(sock=parent)
@@ -162,15 +166,16 @@ class WorkerHandle:
     async def _run_batch(self, reader: asyncio.StreamReader, batch: list[Pending]) -> None:
         assert self._writer is not None
         pool = self.pool
+        assert self._arena_in is not None and self._arena_out is not None
         pool.inflight += len(batch)
         try:
-            write_message(self._writer, _batch_message(batch, pool.batchable))
+            write_message(self._writer, _batch_message(batch, pool.batchable, self._arena_in))
             reply = await read_message(reader)
         except BaseException:
             pool.inflight -= len(batch)
             raise
         pool.inflight -= len(batch)
-        kind, payload, seconds = reply
+        kind, payload, seconds, arena_size = reply
         now = asyncio.get_running_loop().time()
         pool.stats.batches += 1
         pool.stats.batch_requests += len(batch)
@@ -179,7 +184,10 @@ class WorkerHandle:
         pool.observer.batch_done(pool.model, len(batch), sum(item.rows for item in batch),
                                  seconds, [now - item.enqueued_at - seconds for item in batch])
         if kind == "ok":
-            answers = _split(payload, batch) if isinstance(payload, dict) else payload
+            if isinstance(payload, dict):
+                answers = _split(fetch(payload, self._arena_out, arena_size, copy=True), batch)
+            else:
+                answers = payload
             for item, outputs in zip(batch, answers, strict=True):
                 if not item.future.done():
                     item.future.set_result(outputs)
@@ -203,17 +211,20 @@ class WorkerHandle:
             self._writer.close()
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, _reap, process)
+        for arena in (self._arena_in, self._arena_out):
+            if arena is not None:
+                arena.close()
+        self._arena_in = self._arena_out = None
 
 
-def _batch_message(batch: list[Pending], batchable: bool) -> tuple[str, Any]:
+def _batch_message(batch: list[Pending], batchable: bool, arena: Arena) -> tuple[Any, ...]:
     if not batchable:
         return "each", [{t.name: t.data for t in item.request.inputs} for item in batch]
-    if len(batch) == 1:
-        return "stacked", {t.name: t.data for t in batch[0].request.inputs}
-    names = [t.name for t in batch[0].request.inputs]
-    by_name = [{t.name: t.data for t in item.request.inputs} for item in batch]
-    return "stacked", {name: np.concatenate([inputs[name] for inputs in by_name])
-                       for name in names}
+    parts: dict[str, list[np.ndarray]] = {t.name: [] for t in batch[0].request.inputs}
+    for item in batch:
+        for tensor in item.request.inputs:
+            parts[tensor.name].append(tensor.data)
+    return "stacked", place_stacked(parts, arena), arena.size
 
 
 def _split(outputs: dict[str, np.ndarray], batch: list[Pending]) -> list[dict[str, np.ndarray]]:
