@@ -14,13 +14,15 @@ import functools
 import logging
 import socket
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import uvicorn
 
 from ebb import __version__
+from ebb.anomaly import ModelWatch
 from ebb.autoscale.actuators.local import LocalActuator
 from ebb.autoscale.controller import Controller
 from ebb.autoscale.policies import make_policy
@@ -82,6 +84,7 @@ class EbbServer:
         self.registry.register(ServingCollector(self.snapshot))
         self._started_at = time.monotonic()
         self.feeds = {name: DashboardFeed(name, self._started_at) for name in models}
+        self.watches = {name: ModelWatch() for name in models}
         self.controllers = self._build_controllers()
         pages = {"/metrics": self._metrics_page, "/openapi.json": self._openapi_page,
                  "/dashboard": self._dashboard_page, "/dashboard/data": self._dashboard_data,
@@ -104,7 +107,7 @@ class EbbServer:
             source, metadata, policy, settings.max_queue_size,
             default_timeout_s=settings.request_timeout_ms / 1000 or None,
             scale_from_zero=settings.autoscaling and (settings.min_workers or 0) == 0,
-            observer=self.metrics, context=self._context)
+            observer=self, context=self._context)
 
     def snapshot(self) -> list[ModelSnapshot]:
         snapshots = []
@@ -119,6 +122,8 @@ class EbbServer:
                 worker_restarts=served.stats.worker_restarts,
                 workers=tuple(WorkerSample(w.id, w.pid) for w in served.pool.workers
                               if w.pid is not None),
+                anomalies=tuple((signal, score, active) for signal, (score, active)
+                                in self.watches[served.name].latest.items()),
             ))
         return snapshots
 
@@ -127,7 +132,24 @@ class EbbServer:
         self.metrics.request_done(model, protocol, code, seconds)
         self.feeds[model].reservoir.add(seconds, code)
 
+    def batch_done(self, model: str, requests: int, rows: int, seconds: float,
+                   queue_waits: list[float]) -> None:
+        """Serving's observer: metrics, plus the queue waits the anomaly monitor reads."""
+        self.metrics.batch_done(model, requests, rows, seconds, queue_waits)
+        self.feeds[model].reservoir.add_waits(queue_waits)
+
+    def worker_started(self, model: str, seconds: float) -> None:
+        self.metrics.worker_started(model, seconds)
+
+    def worker_restarted(self, model: str) -> None:
+        self.metrics.worker_restarted(model)
+
+    def batch_sample(self, model: str, inputs: Mapping[str, np.ndarray],
+                     outputs: Mapping[str, np.ndarray]) -> None:
+        self.watches[model].observe_batch(inputs, outputs)
+
     async def _sample_dashboard(self) -> None:
+        """Once a second: the dashboard's timeline and the anomaly monitors."""
         while not self._stop_autoscaling.is_set():
             now = time.monotonic()
             for name, feed in self.feeds.items():
@@ -135,7 +157,9 @@ class EbbServer:
                 controller = self.controllers.get(name)
                 desired = controller.last.desired if controller and controller.last \
                     else served.pool.counts().active
-                feed.tick(now, self.counters(name), served.queue.rejected, desired)
+                snapshot = feed.tick(now, self.counters(name), served.queue.rejected, desired)
+                if snapshot is not None:
+                    feed.add_anomaly(now, self.watches[name].tick(now, snapshot))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop_autoscaling.wait(), 1.0)
 
@@ -167,7 +191,7 @@ class EbbServer:
         decisions = [DecisionView(r.at, r.policy, r.current, r.desired, r.reason)
                      for r in (controller.history if controller else ())]
         policy = self.settings.policy if controller else None
-        data = self.feeds[name].data(policy, self.settings.slo_ms, decisions, {})
+        data = self.feeds[name].data(policy, self.settings.slo_ms, decisions)
         return 200, b"application/json", dumps(data)
 
     def counters(self, model: str) -> GatewayCounters:

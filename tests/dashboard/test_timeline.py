@@ -15,8 +15,14 @@ def test_feed_turns_counters_and_latencies_into_per_second_samples() -> None:
     for ms in range(1, 101):
         feed.reservoir.add(ms / 1000, 200)
     feed.reservoir.add(0.5, 503)
-    feed.tick(102.0, _counters(50, depth=7), rejections=4, desired=3)
-    data = feed.data("ebb", 100.0, [DecisionView(101.5, "ebb", 2, 3, "queue 7")], {})
+    feed.reservoir.add_waits([0.01, 0.03])
+    snapshot = feed.tick(102.0, _counters(50, depth=7), rejections=4, desired=3)
+    assert snapshot is not None
+    assert snapshot.arrival_rate == 50.0 and snapshot.error_ratio == 1 / 101
+    assert snapshot.queue_wait == 0.02 and 0.09 < snapshot.latency < 0.5
+    feed.add_anomaly(102.0, {"latency": (1.5, False)})
+    data = feed.data("ebb", 100.0, [DecisionView(101.5, "ebb", 2, 3, "queue 7")])
+    assert data["anomaly"] == {"t": [2.0], "scores": {"latency": [1.5]}}
     timeline = data["timeline"]
     assert timeline["t"] == [2.0]
     assert timeline["arrival_rate"] == [50.0]

@@ -67,3 +67,19 @@ def test_promtool_accepts_the_exposition(double_server: RunningServer) -> None:
     result = subprocess.run(["promtool", "check", "metrics"], input=text, text=True,
                             capture_output=True, timeout=30)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_anomaly_signals_are_exported(double_server: RunningServer) -> None:
+    import time
+
+    deadline = time.monotonic() + 15
+    text = ""
+    while time.monotonic() < deadline:
+        _families(double_server)
+        text = httpx.get(f"{double_server.url}/metrics", timeout=10).text
+        if 'signal="error_ratio"' in text:
+            break
+        time.sleep(0.5)
+    for signal in ("arrival_rate", "latency", "queue_wait", "error_ratio"):
+        assert f'ebb_anomaly_score{{model="double",signal="{signal}"}}' in text
+        assert f'ebb_anomaly_active{{model="double",signal="{signal}"}} 0.0' in text

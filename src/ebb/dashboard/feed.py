@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
+from ebb.anomaly import SignalSnapshot
 from ebb.autoscale.sources.counters import GatewayCounters
 from ebb.dashboard.timeline import LatencyReservoir, Sample, Timeline
 
@@ -31,28 +34,45 @@ class DashboardFeed:
         self.timeline = Timeline(seconds)
         self.reservoir = LatencyReservoir()
         self._previous: tuple[float, GatewayCounters, int] | None = None
+        self.anomaly: deque[tuple[float, dict[str, float]]] = deque(maxlen=seconds)
 
-    def tick(self, now: float, counters: GatewayCounters, rejections: int, desired: int) -> None:
-        p50, p99, answers, errors = self.reservoir.drain()
+    def tick(self, now: float, counters: GatewayCounters, rejections: int, desired: int
+             ) -> SignalSnapshot | None:
+        """Record one second; returns the anomaly monitor's inputs for it (None at the start)."""
+        drained = self.reservoir.drain()
         previous = self._previous
         self._previous = (now, counters, rejections)
         if previous is None:
-            return
+            return None
         then, old, old_rejections = previous
         elapsed = max(now - then, 1e-9)
+        arrival_rate = (counters.arrivals - old.arrivals) / elapsed
         self.timeline.add(Sample(
             t=now - self._started_at,
-            arrival_rate=(counters.arrivals - old.arrivals) / elapsed,
-            answer_rate=answers / elapsed,
-            error_rate=errors / elapsed,
+            arrival_rate=arrival_rate,
+            answer_rate=drained.answers / elapsed,
+            error_rate=drained.errors / elapsed,
             rejection_rate=(rejections - old_rejections) / elapsed,
             queue_depth=counters.queue_depth, inflight=counters.inflight,
             ready=counters.ready, starting=counters.starting, desired=desired,
-            p50_ms=p50, p99_ms=p99,
+            p50_ms=0.0 if math.isnan(drained.p50_ms) else drained.p50_ms,
+            p99_ms=0.0 if math.isnan(drained.p99_ms) else drained.p99_ms,
         ))
+        error_ratio = drained.errors / drained.answers if drained.answers else math.nan
+        return SignalSnapshot(arrival_rate, drained.p99_ms / 1000, drained.mean_queue_wait_s,
+                              error_ratio)
 
-    def data(self, policy: str | None, slo_ms: float, decisions: Sequence[DecisionView],
-             anomaly: dict[str, Any]) -> dict[str, Any]:
+    def add_anomaly(self, now: float, scores: dict[str, tuple[float, bool]]) -> None:
+        self.anomaly.append((now - self._started_at, {k: v[0] for k, v in scores.items()}))
+
+    def _anomaly_columns(self) -> dict[str, Any]:
+        names = sorted({name for _, scores in self.anomaly for name in scores})
+        return {"t": [round(t, 2) for t, _ in self.anomaly],
+                "scores": {name: [round(scores.get(name, 0.0), 3) for _, scores in self.anomaly]
+                           for name in names}}
+
+    def data(self, policy: str | None, slo_ms: float, decisions: Sequence[DecisionView]
+             ) -> dict[str, Any]:
         return {
             "model": self.model,
             "policy": policy,
@@ -61,7 +81,7 @@ class DashboardFeed:
             "decisions": [{"t": round(d.t - self._started_at, 2), "policy": d.policy,
                            "from": d.current, "to": d.desired, "reason": d.reason}
                           for d in decisions],
-            "anomaly": anomaly,
+            "anomaly": self._anomaly_columns(),
         }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +28,17 @@ class Sample:
     p99_ms: float
 
 
+@dataclass(frozen=True, slots=True)
+class Drained:
+    p50_ms: float
+    """NaN when nothing was answered."""
+    p99_ms: float
+    answers: int
+    errors: int
+    mean_queue_wait_s: float
+    """NaN when no batch finished."""
+
+
 class LatencyReservoir:
     """Durations of the requests answered since the last sample; cheap to feed per request."""
 
@@ -34,6 +46,8 @@ class LatencyReservoir:
         self._durations: list[float] = []
         self.errors = 0
         self.answers = 0
+        self._wait_sum = 0.0
+        self._waits = 0
 
     def add(self, seconds: float, status: int) -> None:
         self._durations.append(seconds)
@@ -41,14 +55,20 @@ class LatencyReservoir:
         if status >= 500:
             self.errors += 1
 
-    def drain(self) -> tuple[float, float, int, int]:
-        """(p50 ms, p99 ms, answers, errors) since the last call, then start afresh."""
+    def add_waits(self, waits: list[float]) -> None:
+        self._wait_sum += sum(waits)
+        self._waits += len(waits)
+
+    def drain(self) -> Drained:
+        """What happened since the last call; then start afresh."""
         durations, answers, errors = self._durations, self.answers, self.errors
+        mean_wait = self._wait_sum / self._waits if self._waits else math.nan
         self._durations, self.answers, self.errors = [], 0, 0
+        self._wait_sum, self._waits = 0.0, 0
         if not durations:
-            return 0.0, 0.0, answers, errors
+            return Drained(math.nan, math.nan, answers, errors, mean_wait)
         p50, p99 = np.percentile(np.asarray(durations), [50, 99]) * 1000
-        return float(p50), float(p99), answers, errors
+        return Drained(float(p50), float(p99), answers, errors, mean_wait)
 
 
 class Timeline:

@@ -32,6 +32,8 @@ class ModelSnapshot:
     expirations: int
     worker_restarts: int
     workers: tuple[WorkerSample, ...]
+    anomalies: tuple[tuple[str, float, bool], ...] = ()
+    """(signal, score, active) from the anomaly and drift monitors."""
 
 
 class ServingCollector(Collector):
@@ -62,6 +64,12 @@ class ServingCollector(Collector):
                                   labels=["model", "worker"])
         memory = GaugeMetricFamily(names.WORKER_MEMORY, "Resident memory of each worker.",
                                    labels=["model", "worker"])
+        anomaly_score = GaugeMetricFamily(
+            names.ANOMALY_SCORE, "How far a signal is from its usual value, in spreads (drift: "
+            "population stability index).", labels=["model", "signal"])
+        anomaly_active = GaugeMetricFamily(names.ANOMALY_ACTIVE,
+                                           "1 while the signal is anomalous.",
+                                           labels=["model", "signal"])
         live_pids = set()
         for snap in self._snapshot():
             model = snap.model
@@ -75,6 +83,9 @@ class ServingCollector(Collector):
             rejections.add_metric([model], snap.rejections)
             expirations.add_metric([model], snap.expirations)
             restarts.add_metric([model], snap.worker_restarts)
+            for signal, score, active in snap.anomalies:
+                anomaly_score.add_metric([model, signal], score)
+                anomaly_active.add_metric([model, signal], 1.0 if active else 0.0)
             for worker in snap.workers:
                 live_pids.add(worker.pid)
                 usage = self._usage(worker.pid)
@@ -84,7 +95,7 @@ class ServingCollector(Collector):
         for pid in set(self._processes) - live_pids:
             del self._processes[pid]
         yield from (depth, capacity, inflight, workers, admissions, rejections, expirations,
-                    restarts, cpu, memory)
+                    restarts, cpu, memory, anomaly_score, anomaly_active)
 
     def _usage(self, pid: int) -> tuple[float, int] | None:
         try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 from ebb.metrics import names
@@ -56,6 +59,10 @@ class ServingMetrics:
 
     def worker_restarted(self, model: str) -> None:
         """Restarts are counted from ModelStats at scrape time; nothing to do here."""
+
+    def batch_sample(self, model: str, inputs: Mapping[str, np.ndarray],
+                     outputs: Mapping[str, np.ndarray]) -> None:
+        """Drift is exported from the anomaly monitors at scrape time; nothing to do here."""
 
 
 class AutoscalerMetrics:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
+
+import numpy as np
 
 
 @dataclass
@@ -35,6 +38,11 @@ class ServingObserver(Protocol):
 
     def worker_restarted(self, model: str) -> None: ...
 
+    def batch_sample(self, model: str, inputs: Mapping[str, np.ndarray],
+                     outputs: Mapping[str, np.ndarray]) -> None:
+        """One request of each batch, for data-drift monitoring off the request path."""
+        ...
+
 
 class NullObserver:
     def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None:
@@ -48,4 +56,8 @@ class NullObserver:
         pass
 
     def worker_restarted(self, model: str) -> None:
+        pass
+
+    def batch_sample(self, model: str, inputs: Mapping[str, np.ndarray],
+                     outputs: Mapping[str, np.ndarray]) -> None:
         pass

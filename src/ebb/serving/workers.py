@@ -191,6 +191,8 @@ class WorkerHandle:
             for item, outputs in zip(batch, answers, strict=True):
                 if not item.future.done():
                     item.future.set_result(outputs)
+            pool.observer.batch_sample(
+                pool.model, {t.name: t.data for t in batch[0].request.inputs}, answers[0])
         else:
             error = ModelError(f"model {pool.model} failed: {payload}")
             for item in batch:

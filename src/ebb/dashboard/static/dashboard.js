@@ -89,7 +89,7 @@ async function refresh() {
     }
     const anomaly = data.anomaly || {};
     const names = Object.keys(anomaly.scores || {});
-    draw("anomaly", anomaly.t || [], names.map(name => [name, name, anomaly.scores[name]]), 1);
+    draw("anomaly", anomaly.t || [], names.map(name => [name, name, anomaly.scores[name]]), 4);
     renderDecisions(data.decisions);
     status.textContent = `updated ${new Date().toLocaleTimeString()}`;
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
