@@ -209,6 +209,7 @@ def banner(server: Any, host: str, http_port: int, grpc_port: int) -> str:
         f"  REST     {base}/v2   (OpenAPI: {base}/openapi.json)",
         f"  gRPC     {shown}:{grpc_port}",
         f"  metrics  {base}/metrics",
+        f"  live dashboard  {base}/dashboard",
     ]
     if example:
         lines += ["Try:", f"  {example}",
