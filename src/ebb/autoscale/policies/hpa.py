@@ -195,19 +195,23 @@ def replicas_changed_within(events: tuple[TimedCount, ...], now: float, period_s
     return sum(event.workers for event in events if event.at > now - period_s)
 
 
+def _period_starts(current: int, up_events: tuple[TimedCount, ...],
+                   down_events: tuple[TimedCount, ...], rules: ScalingRules,
+                   now: float) -> list[tuple[RateRule, int]]:
+    """Each rule with the replica count at the start of its period (Kubernetes' reference)."""
+    return [(rule, current - replicas_changed_within(up_events, now, rule.period_s)
+             + replicas_changed_within(down_events, now, rule.period_s))
+            for rule in rules.policies]
+
+
 def scale_up_limit(current: int, up_events: tuple[TimedCount, ...],
                    down_events: tuple[TimedCount, ...], rules: ScalingRules, now: float) -> int:
     """Most replicas the scale-up rules allow now."""
     if rules.select_policy is SelectPolicy.DISABLED:
         return current
-    proposals = []
-    for rule in rules.policies:
-        start = (current - replicas_changed_within(up_events, now, rule.period_s)
-                 + replicas_changed_within(down_events, now, rule.period_s))
-        if rule.unit is RateUnit.PODS:
-            proposals.append(start + rule.value)
-        else:
-            proposals.append(math.ceil(start * (1 + rule.value / 100)))
+    proposals = [start + rule.value if rule.unit is RateUnit.PODS
+                 else math.ceil(start * (1 + rule.value / 100))
+                 for rule, start in _period_starts(current, up_events, down_events, rules, now)]
     return max(proposals) if rules.select_policy is SelectPolicy.MAX else min(proposals)
 
 
@@ -217,14 +221,9 @@ def scale_down_limit(current: int, up_events: tuple[TimedCount, ...],
     """Fewest replicas the scale-down rules allow now."""
     if rules.select_policy is SelectPolicy.DISABLED:
         return current
-    proposals = []
-    for rule in rules.policies:
-        start = (current - replicas_changed_within(up_events, now, rule.period_s)
-                 + replicas_changed_within(down_events, now, rule.period_s))
-        if rule.unit is RateUnit.PODS:
-            proposals.append(start - rule.value)
-        else:
-            proposals.append(int(start * (1 - rule.value / 100)))
+    proposals = [start - rule.value if rule.unit is RateUnit.PODS
+                 else int(start * (1 - rule.value / 100))
+                 for rule, start in _period_starts(current, up_events, down_events, rules, now)]
     return min(proposals) if rules.select_policy is SelectPolicy.MAX else max(proposals)
 
 
