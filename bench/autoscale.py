@@ -11,6 +11,8 @@ Scenario ``trace``: the Azure LLM conversation trace (one hour, 19,366 requests;
 Dataset, CC-BY 4.0, Patel et al., "Splitwise", ISCA 2024), time-compressed so that it needs
 several workers; SLO attainment, worker-seconds and scale events per policy.
 
+The controller runs every 0.25 s (`--autoscale-interval-s`; the default is 0.5 s); a policy's own
+periods (HPA's 15 s sync, KPA's 2 s tick) are inside the policy and unchanged.
 Servers are pinned to core 0 (their workers sleep, so they need little CPU), the load generator
 to core 1. Traffic goes to 127.0.0.1 only. Writes a markdown table and timeline plots to
 bench/results/. Usage::
@@ -65,6 +67,7 @@ def _start_server(policy: str, log: Path, min_workers: int, max_workers: int,
                "--max-batch-size", "1", "--min-workers", str(min_workers),
                "--max-workers", str(max_workers), "--policy", policy, "--slo-ms", str(SLO_MS),
                "--scale-in-delay-s", str(scale_in_delay_s), "--max-queue-size", "4096",
+               "--autoscale-interval-s", "0.25",
                "--http-port", "0", "--grpc-port", "0"]
     for option in POLICY_OPTIONS[policy]:
         command += ["--policy-option", option]
@@ -126,7 +129,8 @@ def run_policy(policy: str, scenario: str, load_args: list[str], min_workers: in
     with csv_path.open() as handle:
         rows = [{key: float(value) if value else math.nan for key, value in row.items()}
                 for row in csv.DictReader(handle)]
-    return Run(policy, scenario, summary, rows, _decisions(log, started_wall), scale_in_s)
+    origin = float(summary.get("started_at_unix") or started_wall)  # type: ignore[arg-type]
+    return Run(policy, scenario, summary, rows, _decisions(log, origin), scale_in_s)
 
 
 def _worker_seconds(rows: list[dict[str, float]]) -> float:

@@ -70,6 +70,7 @@ def summary_json(result: LoadResult) -> dict[str, Any]:
         "profile": result.config.schedule.description,
         "trace_credit": result.config.schedule.credit, "stopped_early": result.stopped_early,
         "metrics_scrapes": len(result.gauges.t), "metrics_failures": result.metrics_failures,
+        "started_at_unix": result.origin_unix,
     }
     for key, value in vars(summary).items():
         if key == "top_errors":

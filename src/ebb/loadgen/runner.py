@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -46,6 +47,8 @@ class LoadResult:
     """Scrapes that failed; with no gauges at all, ``metrics_note`` says why."""
     metrics_note: str
     stopped_early: bool
+    origin_unix: float = 0.0
+    """Wall-clock time (Unix seconds) of the schedule's time 0, to line runs up with server logs."""
 
 
 async def open_client(config: LoadConfig) -> InferClient:
@@ -99,6 +102,7 @@ async def run_with_client(config: LoadConfig, client: InferClient, *,
     if config.metrics_url is not None:
         poller = MetricsPoller(config.metrics_url, config.model, config.metrics_interval_s, now)
     origin = loop.time() + _LEAD_S
+    origin_unix = time.time() + _LEAD_S
     background: list[asyncio.Task[None]] = []
     if poller is not None:
         background.append(loop.create_task(poller.run()))
@@ -132,7 +136,7 @@ async def run_with_client(config: LoadConfig, client: InferClient, *,
                           details=recording.details.most_common(3)),
         timeline=timeline(*arrays, gauges=gauges, duration_s=duration_s),
         gauges=gauges, metrics_failures=poller.failures if poller else 0,
-        metrics_note=note, stopped_early=stopped_early,
+        metrics_note=note, stopped_early=stopped_early, origin_unix=origin_unix,
     )
 
 
