@@ -26,7 +26,7 @@ from ebb.sim.tune import training_slice, tune
 from ebb.sim.world import PIPELINES, ColdStart, PolicySpec, ServiceModel, World, warm_start
 from ebb.traces import SYNTHETIC, Trace, read_trace, synthetic
 
-AZURE = Path("/work/shared/traces/azure_llm_2023_conv.csv")
+AZURE = Path(__file__).resolve().parents[2] / "shared" / "traces" / "azure_llm_2023_conv.csv"
 WORLD = World(ServiceModel(0.020, 0.0), ColdStart(5.0), slo_s=0.2, min_workers=1,
               max_workers=32, max_batch_size=1)
 

@@ -10,7 +10,7 @@ import pytest
 from ebb import traces
 from ebb.traces import TraceError
 
-AZURE = Path("/work/shared/traces/azure_llm_2023_conv.csv")
+AZURE = Path(__file__).resolve().parents[2] / "shared" / "traces" / "azure_llm_2023_conv.csv"
 
 
 @pytest.mark.skipif(not AZURE.exists(), reason="shared Azure trace not present")

@@ -43,7 +43,7 @@ def _grid(name: str, first: tuple[str, Sequence[object]],
 def grids() -> Mapping[str, tuple[PolicySpec, ...]]:
     """Each policy's settings, `GRID_SIZE` apiece: 4 targets x 3 windows or delays."""
     return MappingProxyType({
-        "ebb": _grid("ebb", ("target_utilisation", (0.6, 0.7, 0.8, 0.9)),
+        "ebb": _grid("ebb", ("miss_fraction", (0.002, 0.01, 0.03, 0.1)),
                      ("scale-in delay", [(f"in={d}s", {"scale_in_delay_s": float(d)})
                                          for d in (10, 30, 60)])),
         "hpa": _grid("hpa", ("target", (1.0, 2.0, 4.0, 8.0)),
