@@ -34,6 +34,7 @@ from ebb.core.errors import Unavailable
 from ebb.dashboard.feed import DashboardFeed, DecisionView, page, static_asset
 from ebb.metrics.collectors import ModelSnapshot, ServingCollector, WorkerSample
 from ebb.metrics.exposition import new_registry, render
+from ebb.metrics.gpu import open_gpu_reader
 from ebb.metrics.instruments import AutoscalerMetrics, ServingMetrics
 from ebb.metrics.otlp import OtlpExporter
 from ebb.protocol.codec import dumps
@@ -81,7 +82,9 @@ class EbbServer:
             served = self._serve_model(source)
             models[served.name] = served
         self.dispatcher = Dispatcher(models)
-        self.registry.register(ServingCollector(self.snapshot))
+        gpu, gpu_note = open_gpu_reader()
+        log.log(logging.INFO if gpu else logging.DEBUG, "GPU metrics: %s", gpu_note)
+        self.registry.register(ServingCollector(self.snapshot, gpu))
         self._started_at = time.monotonic()
         self.feeds = {name: DashboardFeed(name, self._started_at) for name in models}
         self.watches = {name: ModelWatch() for name in models}

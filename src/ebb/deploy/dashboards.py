@@ -204,6 +204,23 @@ EFFICIENCY = RowSpec("Compute efficiency", (
               width=8),
 ))
 
+_WORKER_GPU = f"avg_over_time({names.WORKER_GPU_UTILISATION}{{{MODEL}}}[{RATE}])"
+
+GPU = RowSpec("GPU efficiency (NVML; empty on CPU-only servers)", (
+    PanelSpec("Worker GPU utilisation", "Share of GPU multiprocessor time each worker used "
+              "(1.0 = one whole GPU), as NVML attributes it to the worker's process.",
+              units.PercentUnit,
+              (Query(f"sum by (model, worker) ({names.WORKER_GPU_UTILISATION}{{{MODEL}}})",
+                     "{{model}} worker {{worker}}"),), width=8),
+    PanelSpec("Worker GPU memory", "GPU memory each worker process holds.", units.BytesIEC,
+              (Query(f"sum by (model, worker) ({names.WORKER_GPU_MEMORY}{{{MODEL}}})",
+                     "{{model}} worker {{worker}}"),), width=8),
+    PanelSpec("Inferences per GPU-second", "Successful answers per second of GPU time the "
+              "workers used: batching shows here as more inferences for the same GPU time.",
+              units.Short,
+              (Query(f"{_ANSWERED} / sum by (model) ({_WORKER_GPU})", "{{model}}"),), width=8),
+))
+
 ANOMALIES = RowSpec("Anomalies", (
     PanelSpec("Anomaly score by signal", "How far each signal (arrival rate, latency, queue "
               "wait, error ratio, input/output drift) is from its normal daily shape.",
@@ -270,7 +287,7 @@ DASHBOARDS = (
     DashboardSpec("ebb-overview", "Ebb: inference service",
                   "Traffic, latency, queue, workers, scaling, efficiency and anomalies of the "
                   "models Ebb serves.", "ebb-overview.json",
-                  (TRAFFIC, LATENCY, QUEUE, WORKERS, EFFICIENCY, ANOMALIES), ANNOTATIONS),
+                  (TRAFFIC, LATENCY, QUEUE, WORKERS, EFFICIENCY, GPU, ANOMALIES), ANNOTATIONS),
     DashboardSpec("ebb-autoscaling", "Ebb: autoscaling",
                   "Why the autoscaler did what it did: the queue it scales on, the workers it "
                   "asked for, decisions, cold starts.", "ebb-autoscaling.json",

@@ -10,6 +10,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ebb.metrics import names
+from ebb.metrics.gpu import GpuReader, GpuSample
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +38,10 @@ class ModelSnapshot:
 
 
 class ServingCollector(Collector):
-    def __init__(self, snapshot: Callable[[], Iterable[ModelSnapshot]]) -> None:
+    def __init__(self, snapshot: Callable[[], Iterable[ModelSnapshot]],
+                 gpu: GpuReader | None = None) -> None:
         self._snapshot = snapshot
+        self._gpu = gpu
         self._processes: dict[int, psutil.Process] = {}
 
     def collect(self) -> Iterable[Metric]:
@@ -71,7 +74,9 @@ class ServingCollector(Collector):
                                            "1 while the signal is anomalous.",
                                            labels=["model", "signal"])
         live_pids = set()
-        for snap in self._snapshot():
+        snapshots = list(self._snapshot())
+        gpu = self._gpu.read() if self._gpu is not None else None
+        for snap in snapshots:
             model = snap.model
             depth.add_metric([model], snap.queue_depth)
             capacity.add_metric([model], snap.queue_capacity)
@@ -96,6 +101,8 @@ class ServingCollector(Collector):
             del self._processes[pid]
         yield from (depth, capacity, inflight, workers, admissions, rejections, expirations,
                     restarts, cpu, memory, anomaly_score, anomaly_active)
+        if gpu is not None:
+            yield from _gpu_families(gpu, snapshots)
 
     def _usage(self, pid: int) -> tuple[float, int] | None:
         try:
@@ -108,3 +115,30 @@ class ServingCollector(Collector):
         except psutil.Error:
             self._processes.pop(pid, None)
             return None
+
+
+def _gpu_families(gpu: GpuSample, snapshots: Iterable[ModelSnapshot]) -> Iterable[Metric]:
+    utilisation = GaugeMetricFamily(names.GPU_UTILISATION, "Share of time a kernel ran on "
+                                    "each GPU (NVML).", labels=["gpu", "device"])
+    used = GaugeMetricFamily(names.GPU_MEMORY_USED, "GPU memory in use, all processes.",
+                             labels=["gpu", "device"])
+    total = GaugeMetricFamily(names.GPU_MEMORY_TOTAL, "GPU memory installed.",
+                              labels=["gpu", "device"])
+    for device in gpu.devices:
+        labels = [str(device.index), device.name]
+        utilisation.add_metric(labels, device.utilisation)
+        used.add_metric(labels, device.memory_used_bytes)
+        total.add_metric(labels, device.memory_total_bytes)
+    worker_share = GaugeMetricFamily(
+        names.WORKER_GPU_UTILISATION, "Share of GPU multiprocessor time used by each worker "
+        "since the previous scrape (1.0 = one whole GPU).", labels=["model", "worker"])
+    worker_memory = GaugeMetricFamily(names.WORKER_GPU_MEMORY, "GPU memory each worker holds.",
+                                      labels=["model", "worker"])
+    for snap in snapshots:
+        for worker in snap.workers:
+            process = gpu.processes.get(worker.pid)
+            if process is not None:
+                labels = [snap.model, str(worker.worker_id)]
+                worker_share.add_metric(labels, process.utilisation)
+                worker_memory.add_metric(labels, process.memory_bytes)
+    yield from (utilisation, used, total, worker_share, worker_memory)
