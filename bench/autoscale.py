@@ -59,23 +59,27 @@ class Run:
     """(seconds since load start, from, to)"""
     scale_in_s: float | None = None
     notes: list[str] = field(default_factory=list)
+    final_metrics: str = ""
+    """The server's /metrics right after the load ended."""
 
 
-def _start_server(policy: str, log: Path, min_workers: int, max_workers: int,
-                  scale_in_delay_s: float) -> tuple[subprocess.Popen[bytes], str]:
-    command = ["taskset", "-c", "0", sys.executable, "-m", "ebb.cli", "serve", MODEL,
+def start_server(policy: str, log: Path, min_workers: int, max_workers: int,
+                 scale_in_delay_s: float, *, model: str = MODEL, interval_s: float = 0.25,
+                 options: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """`ebb serve` on core 0 with the policy; returns the process and its REST base URL."""
+    command = ["taskset", "-c", "0", sys.executable, "-m", "ebb.cli", "serve", model,
                "--max-batch-size", "1", "--min-workers", str(min_workers),
                "--max-workers", str(max_workers), "--policy", policy, "--slo-ms", str(SLO_MS),
                "--scale-in-delay-s", str(scale_in_delay_s), "--max-queue-size", "4096",
-               "--autoscale-interval-s", "0.25",
+               "--autoscale-interval-s", str(interval_s),
                "--http-port", "0", "--grpc-port", "0"]
-    for option in POLICY_OPTIONS[policy]:
+    for option in POLICY_OPTIONS[policy] if options is None else options:
         command += ["--policy-option", option]
     process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         found = re.search(r"REST\s+(http://127\.0\.0\.1:\d+)/v2", log.read_text())
-        if found:
+        if found and _ready_workers(found.group(1)) >= min_workers:
             return process, found.group(1)
         if process.poll() is not None:
             break
@@ -91,7 +95,7 @@ def _ready_workers(url: str) -> int:
     return -1
 
 
-def _decisions(log: Path, load_started_wall: float) -> list[tuple[float, int, int]]:
+def decisions(log: Path, load_started_wall: float) -> list[tuple[float, int, int]]:
     found = []
     for line in log.read_text().splitlines():
         match = _DECISION.match(line)
@@ -102,10 +106,13 @@ def _decisions(log: Path, load_started_wall: float) -> list[tuple[float, int, in
 
 
 def run_policy(policy: str, scenario: str, load_args: list[str], min_workers: int,
-               max_workers: int, scale_in_delay_s: float, settle_s: float, out: Path) -> Run:
+               max_workers: int, scale_in_delay_s: float, settle_s: float, out: Path, *,
+               model: str = MODEL, interval_s: float = 0.25,
+               options: list[str] | None = None) -> Run:
     log = out / f"{scenario}-{policy}-server.log"
     csv_path = out / f"{scenario}-{policy}.csv"
-    process, url = _start_server(policy, log, min_workers, max_workers, scale_in_delay_s)
+    process, url = start_server(policy, log, min_workers, max_workers, scale_in_delay_s,
+                                model=model, interval_s=interval_s, options=options)
     try:
         started_wall = time.time()
         load = subprocess.run(
@@ -116,6 +123,7 @@ def run_policy(policy: str, scenario: str, load_args: list[str], min_workers: in
         if load.returncode != 0:
             raise RuntimeError(f"ebb load failed: {load.stderr}")
         summary = json.loads(load.stdout)
+        final_metrics = httpx.get(f"{url}/metrics", timeout=10).text
         ended = time.monotonic()
         scale_in_s = None
         while time.monotonic() - ended < settle_s:
@@ -130,10 +138,11 @@ def run_policy(policy: str, scenario: str, load_args: list[str], min_workers: in
         rows = [{key: float(value) if value else math.nan for key, value in row.items()}
                 for row in csv.DictReader(handle)]
     origin = float(summary.get("started_at_unix") or started_wall)  # type: ignore[arg-type]
-    return Run(policy, scenario, summary, rows, _decisions(log, origin), scale_in_s)
+    return Run(policy, scenario, summary, rows, decisions(log, origin), scale_in_s,
+               final_metrics=final_metrics)
 
 
-def _worker_seconds(rows: list[dict[str, float]]) -> float:
+def worker_seconds(rows: list[dict[str, float]]) -> float:
     total = 0.0
     for row in rows:
         ready, starting = row.get("workers_ready", math.nan), row.get("workers_starting", 0.0)
@@ -167,7 +176,7 @@ def step_metrics(run: Run, step_at: float, step_end: float) -> dict[str, str]:
         "answered": str(summary.get("answered")),
         "p99": f"{float(summary.get('p99_s') or 0) * 1000:.0f} ms",
         "SLO attainment": f"{float(summary.get('slo_attainment') or 0) * 100:.1f} %",
-        "worker-seconds": f"{_worker_seconds(run.rows):.0f}",
+        "worker-seconds": f"{worker_seconds(run.rows):.0f}",
         "peak workers": f"{_peak_workers(run.rows):.0f}",
         "back to min after load": (f"{run.scale_in_s:.0f} s" if run.scale_in_s is not None
                                    else "not within the wait"),
@@ -190,7 +199,7 @@ def trace_metrics(run: Run) -> dict[str, str]:
         "SLO attainment": f"{float(summary.get('slo_attainment') or 0) * 100:.2f} %",
         "p99": f"{float(summary.get('p99_s') or 0) * 1000:.0f} ms",
         "failed requests": str(failed),
-        "worker-seconds": f"{_worker_seconds(run.rows):.0f}",
+        "worker-seconds": f"{worker_seconds(run.rows):.0f}",
         "scale events": str(len(run.decisions)),
         "direction flips": str(flips),
     }

@@ -54,7 +54,21 @@ def test_builtin_specs_and_errors() -> None:
         resolve("builtin:triple")
     with pytest.raises(ModelLoadError, match="not a number"):
         resolve("builtin:sleep?ms=fast")
+    with pytest.raises(ModelLoadError, match="must not be negative"):
+        resolve("builtin:sleep?load_ms=-1")
     with pytest.raises(ModelLoadError, match="does not exist"):
         resolve("missing.onnx")
     with pytest.raises(ModelLoadError, match="cannot import"):
         resolve("no_such_module_xyz:Model").describe()
+
+
+def test_sleep_model_load_ms_is_a_slow_model_load() -> None:
+    """What an autoscaling experiment's cold start is made of: the worker loading the model."""
+    import time
+
+    source = resolve("builtin:sleep?ms=1&load_ms=150")
+    started = time.perf_counter()
+    model = source.load()
+    assert time.perf_counter() - started >= 0.15
+    batch = np.ones((2, 3), np.float32)
+    assert model.infer({"INPUT0": batch})["OUTPUT0"].tolist() == batch.tolist()

@@ -58,6 +58,6 @@ def _builtin(spec: str, name: str | None) -> ModelSource:
     source = PythonClassSource(BUILTINS[key], name or key, kwargs)
     try:
         source.describe()
-    except TypeError as error:
+    except (TypeError, ValueError) as error:
         raise ModelLoadError(f"builtin:{key}: {error}") from None
     return source
