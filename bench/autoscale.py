@@ -67,7 +67,7 @@ def start_server(policy: str, log: Path, min_workers: int, max_workers: int,
                  scale_in_delay_s: float, *, model: str = MODEL, interval_s: float = 0.25,
                  options: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`ebb serve` on core 0 with the policy; returns the process and its REST base URL."""
-    command = ["taskset", "-c", "0", sys.executable, "-m", "ebb.cli", "serve", model,
+    command = ["taskset", "-c", "0", sys.executable, "-m", "ebb", "serve", model,
                "--max-batch-size", "1", "--min-workers", str(min_workers),
                "--max-workers", str(max_workers), "--policy", policy, "--slo-ms", str(SLO_MS),
                "--scale-in-delay-s", str(scale_in_delay_s), "--max-queue-size", "4096",
@@ -116,7 +116,7 @@ def run_policy(policy: str, scenario: str, load_args: list[str], min_workers: in
     try:
         started_wall = time.time()
         load = subprocess.run(
-            ["taskset", "-c", "1", sys.executable, "-m", "ebb.cli", "load", url, "--model",
+            ["taskset", "-c", "1", sys.executable, "-m", "ebb", "load", url, "--model",
              "sleep", "--slo-ms", str(SLO_MS), "--json", "--no-progress", "--csv",
              str(csv_path), "--concurrency-limit", "4000", "--timeout-s", "60", *load_args],
             capture_output=True, text=True, timeout=1200, check=False)

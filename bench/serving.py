@@ -182,7 +182,7 @@ def build_bench(args: argparse.Namespace, workdir: Path, logs: Path) -> Bench:
 
 def ebb_spec(model: str, flags: Sequence[str]) -> ServerSpec:
     http, grpc_port = free_port(), free_port()
-    argv = [sys.executable, "-m", "ebb.cli", "serve", model, "--http-port", str(http),
+    argv = [sys.executable, "-m", "ebb", "serve", model, "--http-port", str(http),
             "--grpc-port", str(grpc_port), *flags]
     return ServerSpec("Ebb", argv, http, grpc_port, health_path="/v2/health/ready")
 
