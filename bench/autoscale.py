@@ -248,6 +248,14 @@ def plot(runs: list[Run], path: Path, title: str, marks: tuple[float, ...] = ())
     plt.close(figure)
 
 
+def write_report(out: Path, lines: list[str]) -> None:
+    """The markdown report: README.md in the run's folder, and on stdout."""
+    text = "\n".join(lines)
+    (out / "README.md").write_text(text)
+    print(text)
+    print(f"\nresults in {out}", file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", choices=["step", "trace", "both"], default="both")
@@ -291,10 +299,7 @@ def main() -> None:
                    "Trace: Azure Public Dataset (Azure LLM inference trace 2023), CC-BY 4.0; "
                    "Patel et al., Splitwise, ISCA 2024.", "", "![trace timelines](trace.png)", ""]
         plot(runs, out / "trace.png", "Azure conversation trace replay")
-    text = "\n".join(report)
-    (out / "README.md").write_text(text)
-    print(text)
-    print(f"\nresults in {out}", file=sys.stderr)
+    write_report(out, report)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-from autoscale import RESULTS, TRACE, Run, run_policy, worker_seconds
+from autoscale import RESULTS, TRACE, Run, run_policy, worker_seconds, write_report
 
 from ebb.sim import ColdStart, Pipeline, PolicySpec, ServiceModel, World, simulate, summarise
 from ebb.sim import Run as SimRun
@@ -305,10 +305,7 @@ def main() -> None:
                    *table(pairs), "", "Measured on the server and given to the simulator:",
                    *measured_lines(pairs), "", f"![{name}]({name}.png)", ""]
         plot(pairs, out / f"{name}.png", f"{name}: real server vs simulator")
-    text = "\n".join(report)
-    (out / "README.md").write_text(text)
-    print(text)
-    print(f"\nresults in {out}", file=sys.stderr)
+    write_report(out, report)
 
 
 if __name__ == "__main__":
