@@ -52,17 +52,10 @@ def stabilise(history: tuple[TimedCount, ...], now: float, current: int, desired
 
 
 @dataclass(frozen=True)
-class Bounded(Generic[S]):
-    """Keep any policy's decision within [min_workers, max_workers]."""
+class _PassThrough(Generic[S]):
+    """A wrapper that keeps no state of its own: the inner policy's name and state are its own."""
 
     inner: Policy[S]
-    min_workers: int
-    max_workers: int
-
-    def __post_init__(self) -> None:
-        if self.min_workers < 0 or self.max_workers < max(1, self.min_workers):
-            raise ValueError(f"need 0 <= min_workers <= max_workers and max_workers >= 1, "
-                             f"got min {self.min_workers}, max {self.max_workers}")
 
     @property
     def name(self) -> str:
@@ -70,6 +63,19 @@ class Bounded(Generic[S]):
 
     def initial_state(self) -> S:
         return self.inner.initial_state()
+
+
+@dataclass(frozen=True)
+class Bounded(_PassThrough[S]):
+    """Keep any policy's decision within [min_workers, max_workers]."""
+
+    min_workers: int
+    max_workers: int
+
+    def __post_init__(self) -> None:
+        if self.min_workers < 0 or self.max_workers < max(1, self.min_workers):
+            raise ValueError(f"need 0 <= min_workers <= max_workers and max_workers >= 1, "
+                             f"got min {self.min_workers}, max {self.max_workers}")
 
     def decide(self, signal: ScalingInput, state: S) -> tuple[ScalingDecision, S]:
         decision, state = self.inner.decide(signal, state)
@@ -131,10 +137,9 @@ class Stabilised(Generic[S]):
 
 
 @dataclass(frozen=True)
-class StepLimited(Generic[S]):
+class StepLimited(_PassThrough[S]):
     """Change the worker count by at most `max_up` / `max_down` per decision."""
 
-    inner: Policy[S]
     max_up: int | None = None
     max_down: int | None = None
 
@@ -142,13 +147,6 @@ class StepLimited(Generic[S]):
         for label, step in (("max_up", self.max_up), ("max_down", self.max_down)):
             if step is not None and step < 1:
                 raise ValueError(f"{label} must be at least 1 (or None), got {step}")
-
-    @property
-    def name(self) -> str:
-        return self.inner.name
-
-    def initial_state(self) -> S:
-        return self.inner.initial_state()
 
     def decide(self, signal: ScalingInput, state: S) -> tuple[ScalingDecision, S]:
         decision, state = self.inner.decide(signal, state)
