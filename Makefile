@@ -23,11 +23,13 @@ run: $(BIN)/ebb
 	$(BIN)/ebb serve $(MODEL) --min-workers 1 --max-workers 4 $(ARGS)
 
 # System tools the suite runs for real: Prometheus and promtool, wrk, Chromium (for the dashboard
-# page). Debian packages, installed only when missing.
+# page), PostgreSQL (initdb, off PATH under /usr/lib/postgresql/*/bin, for the inference log).
+# Debian packages, installed only when missing.
 SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium
 deps-system:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages for the tests:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \

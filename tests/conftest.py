@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-_BANNER_REST = re.compile(r"REST\s+http://127\.0\.0\.1:(\d+)/v2")
+_BANNER_REST = re.compile(r"REST\s+(https?)://127\.0\.0\.1:(\d+)/v2")
 _BANNER_GRPC = re.compile(r"gRPC\s+127\.0\.0\.1:(\d+)")
 
 
@@ -25,10 +25,12 @@ class RunningServer:
     http_port: int
     grpc_port: int
     log_path: Path
+    scheme: str = "http"
+    """https when the server was started with TLS."""
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        return f"{self.scheme}://127.0.0.1:{self.http_port}"
 
     @property
     def grpc_target(self) -> str:
@@ -63,7 +65,8 @@ def start_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
         text = log_path.read_text()
         rest, grpc = _BANNER_REST.search(text), _BANNER_GRPC.search(text)
         if rest and grpc:
-            return RunningServer(process, int(rest.group(1)), int(grpc.group(1)), log_path)
+            return RunningServer(process, int(rest.group(2)), int(grpc.group(1)), log_path,
+                                 rest.group(1))
         if process.poll() is not None:
             raise RuntimeError(f"ebb serve exited with {process.returncode}:\n{text}")
         time.sleep(0.05)

@@ -57,3 +57,25 @@ def test_demo_model_serves_and_scores_anomalies(tmp_path: Path) -> None:
         assert outputs["is_anomaly"] == [False] * 4 + [True] * 4
     finally:
         assert server.stop() == 0
+
+
+def test_bad_policy_knob_is_one_line_without_a_traceback() -> None:
+    result = subprocess.run([sys.executable, "-m", "ebb.cli", "serve", "builtin:double",
+                             "--max-workers", "2", "--policy", "kpa",
+                             "--policy-option", "container_concurrency=abc"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr == ("ebb: invalid --policy-option: knob container_concurrency of "
+                             "policy 'kpa' takes a whole number, got 'abc'\n")
+
+
+def test_help_shows_every_settings_flag_with_its_default() -> None:
+    from ebb.cli import build_parser
+    from ebb.config import ServeSettings
+
+    serve = build_parser()._subparsers._group_actions[0].choices["serve"]  # type: ignore[union-attr]
+    flags = {option for action in serve._actions for option in action.option_strings}
+    for name in ServeSettings.model_fields:
+        if name not in ("model", "policy_options"):
+            assert "--" + name.replace("_", "-") in flags
+    assert "(default: 30.0)" in serve.format_help()

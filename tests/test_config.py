@@ -46,3 +46,14 @@ def test_unknown_setting_in_file_is_named(tmp_path: Path) -> None:
     config.write_text("max_batch = 3\n")
     with pytest.raises(ConfigError, match="max-batch"):
         load_settings({}, config)
+
+
+def test_policy_knobs_are_typed_and_checked_against_the_policy() -> None:
+    settings = load_settings({"policy": "kpa", "policy_options": {"container_concurrency": "2"}})
+    assert settings.policy_options == {"container_concurrency": 2}
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"policy": "kpa", "policy_options": {"container_concurrency": "abc"}})
+    assert str(caught.value) == ("invalid --policy-option: knob container_concurrency of policy "
+                                 "'kpa' takes a whole number, got 'abc'")
+    with pytest.raises(ConfigError, match="unknown policy 'cpu'; known: ebb, hpa"):
+        load_settings({"policy": "cpu"})

@@ -7,11 +7,16 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
+from pydantic import BaseModel
+
+from ebb.autoscale.policies.registry import POLICY_NAMES
 from ebb.config import ConfigError, ServeSettings, load_settings
 from ebb.core.errors import EbbError
+from ebb.core.types import ModelMetadata
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -26,29 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "builtin:double or builtin:sleep?ms=20&per_item_ms=0.05. Every flag can "
                     "also be set as EBB_<FLAG> in the environment or in --config.")
     serve.add_argument("model", nargs="?", help="what to serve (default: the demo model)")
-    fields = ServeSettings.model_fields
-    for flag, kind in (("name", str), ("host", str), ("http_port", int), ("grpc_port", int),
-                       ("workers", int), ("min_workers", int), ("max_workers", int),
-                       ("slo_ms", float), ("autoscale_interval_s", float),
-                       ("scale_in_delay_s", float), ("max_batch_size", int),
-                       ("max_batch_delay_ms", float), ("max_queue_size", int),
-                       ("request_timeout_ms", float), ("max_body_mb", float),
-                       ("otlp_endpoint", str), ("otlp_interval_s", float)):
-        field = fields[flag]
-        default = "" if field.default is None else f" (default: {field.default})"
-        serve.add_argument("--" + flag.replace("_", "-"), type=kind, default=None,
-                           help=f"{field.description}{default}")
-    serve.add_argument("--policy", choices=["ebb", "hpa", "keda", "kpa", "ray"], default=None,
-                       help="autoscaling policy (default: ebb)")
+    add_settings_flags(serve, ServeSettings, skip=("model", "policy_options"))
     serve.add_argument("--policy-option", action="append", metavar="KNOB=VALUE",
-                       dest="policy_options", type=_knob, default=None,
-                       help="a policy knob, repeatable (e.g. container_concurrency=1)")
-    serve.add_argument("--prometheus", action="store_true", default=None,
-                       help="also start a local Prometheus scraping this server every second")
-    serve.add_argument("--trust-pickle", action="store_true", default=None,
-                       help="allow loading pickled models; only for files you trust")
-    serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"],
-                       default=None)
+                       dest="policy_options", default=None,
+                       help="a policy knob, repeatable (e.g. container_concurrency=1); "
+                            "checked against the policy's knobs")
     serve.add_argument("--config", type=Path, help="TOML or YAML file of settings")
     _add_tool_commands(commands)
     return parser
@@ -89,22 +76,56 @@ def _add_tool_commands(commands: Any) -> None:
     deploy.add_prometheus_config_arguments(parser)
     parser.set_defaults(handler=deploy.run_prometheus_config)
 
+    from ebb.inference_log import command as inference_log
 
-def _knob(text: str) -> tuple[str, float | int | bool | str]:
+    parser = commands.add_parser(
+        "log", help="query or export the inference log (--inference-log)",
+        description="Read the requests a server recorded with --inference-log: query prints "
+                    "them, export writes Parquet or CSV.")
+    inference_log.add_arguments(parser)
+    parser.set_defaults(handler=inference_log.run)
+
+    from ebb.security import command as keys
+
+    parser = commands.add_parser("keys", help="create, list and revoke API keys",
+                                 description="Manage the API keys file that `ebb serve "
+                                             "--auth-keys-file` reads (and re-reads on change).")
+    keys.add_arguments(parser)
+    parser.set_defaults(handler=keys.run)
+
+
+def add_settings_flags(parser: argparse.ArgumentParser, settings: type[BaseModel],
+                       skip: tuple[str, ...]) -> None:
+    """One flag per settings field, named, typed, described and defaulted by the model itself.
+
+    Flags default to None (unset), so that the environment and config file can fill what the
+    command line leaves out; the help shows the model's default.
+    """
+    for name, field in settings.model_fields.items():
+        if name in skip:
+            continue
+        kind: Any = field.annotation
+        options = [arg for arg in get_args(kind) if arg is not type(None)]
+        if len(options) == 1:
+            kind = options[0]
+        shown = "" if field.default is None else f" (default: {field.default})"
+        flag = "--" + name.replace("_", "-")
+        text = f"{field.description or name}{shown}"
+        if kind is bool:
+            parser.add_argument(flag, action="store_true", default=None, help=text)
+        elif get_origin(kind) is Literal:
+            parser.add_argument(flag, choices=get_args(kind), default=None, help=text)
+        elif name == "policy":
+            parser.add_argument(flag, choices=POLICY_NAMES, default=None, help=text)
+        else:
+            parser.add_argument(flag, type=kind, default=None, help=text)
+
+
+def _split_knob(text: str) -> tuple[str, str]:
     key, separator, raw = text.partition("=")
-    if not separator or not key:
-        raise argparse.ArgumentTypeError(f"{text!r} is not KNOB=VALUE")
-    value: float | int | bool | str = raw
-    if raw.lower() in ("true", "false"):
-        value = raw.lower() == "true"
-    else:
-        for kind in (int, float):
-            try:
-                value = kind(raw)
-                break
-            except ValueError:
-                continue
-    return key.replace("-", "_"), value
+    if not separator or not key.strip():
+        raise ValueError(f"{text!r} is not KNOB=VALUE")
+    return key.strip().replace("-", "_"), raw
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,7 +140,12 @@ def _serve(arguments: dict[str, Any]) -> int:
     config_file = arguments.pop("config")
     arguments.pop("command")
     if arguments.get("policy_options") is not None:
-        arguments["policy_options"] = dict(arguments["policy_options"])
+        try:
+            arguments["policy_options"] = dict(_split_knob(item)
+                                               for item in arguments["policy_options"])
+        except ValueError as error:
+            print(f"ebb: invalid --policy-option: {error}", file=sys.stderr)
+            return 2
     try:
         settings = load_settings(arguments, config_file)
     except ConfigError as error:
@@ -142,11 +168,12 @@ def _serve(arguments: dict[str, Any]) -> int:
 
 
 async def _run_server(settings: ServeSettings) -> None:
+    from ebb.app import EbbServer
+    from ebb.core.clock import MonotonicClock
     from ebb.runtime.loaders import resolve
-    from ebb.server import EbbServer
 
     source = resolve(settings.model, settings.name, settings.trust_pickle)
-    server = EbbServer(settings, [source])
+    server = EbbServer(settings, [source], MonotonicClock())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -156,10 +183,14 @@ async def _run_server(settings: ServeSettings) -> None:
         ports = await server.start()
         for note in ports.notes:
             print(f"ebb: {note}", file=sys.stderr)
-        print(banner(server, settings.host, ports.http, ports.grpc), flush=True)
-        if settings.prometheus:
+        print(banner(server.info.version, server.metadata, settings, ports.http, ports.grpc),
+              flush=True)
+        if settings.prometheus and settings.tls_client_ca_file:
+            print("ebb: --prometheus not started: this server requires client certificates "
+                  "(see `ebb prometheus-config --scheme https`)", file=sys.stderr)
+        elif settings.prometheus:
             prometheus = await loop.run_in_executor(None, _start_prometheus, settings.host,
-                                                    ports.http)
+                                                    ports.http, settings.tls_cert_file is not None)
             print(f"  Prometheus {prometheus.url} (scraping every 1 s, Ebb's rules loaded)",
                   flush=True)
         await stop.wait()
@@ -170,26 +201,31 @@ async def _run_server(settings: ServeSettings) -> None:
         await server.stop()
 
 
-def _start_prometheus(host: str, http_port: int) -> Any:
+def _start_prometheus(host: str, http_port: int, tls: bool) -> Any:
+    """With TLS the local Prometheus scrapes https without verifying: it is this process on
+    the same machine, and its CA may not be among the files it was given."""
     import tempfile
 
-    from ebb.deploy.prometheus import LocalPrometheus
+    from ebb.deploy.prometheus import LocalPrometheus, ScrapeTls
     from ebb.deploy.rules import export_rules
 
     target = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     rules = export_rules(Path(tempfile.mkdtemp(prefix="ebb-rules-")))
-    prometheus = LocalPrometheus([f"{target}:{http_port}"], rule_files=[rules])
+    prometheus = LocalPrometheus([f"{target}:{http_port}"], rule_files=[rules],
+                                 tls=ScrapeTls(insecure_skip_verify=True) if tls else None)
     prometheus.start()
     return prometheus
 
 
-def banner(server: Any, host: str, http_port: int, grpc_port: int) -> str:
+def banner(version: str, models: Sequence[ModelMetadata], settings: ServeSettings,
+           http_port: int, grpc_port: int) -> str:
+    """What a user needs after start-up: the models, the URLs, a request to paste."""
+    host = settings.host
     shown = f"[{host}]" if ":" in host else host
-    base = f"http://{shown}:{http_port}"
-    lines = [f"Ebb {server.info.version} serving:"]
+    base = f"{'https' if settings.tls_cert_file else 'http'}://{shown}:{http_port}"
+    lines = [f"Ebb {version} serving:"]
     example = ""
-    for served in server.dispatcher.models.values():
-        meta = served.metadata
+    for meta in models:
         spec = meta.inputs[0]
         shape = [1 if dim == -1 else dim for dim in spec.shape]
         inputs = ", ".join(f"{s.name} {s.datatype}{list(s.shape)}" for s in meta.inputs)
@@ -202,26 +238,37 @@ def banner(server: Any, host: str, http_port: int, grpc_port: int) -> str:
                 count *= dim
             data = ",".join(["0.5"] * count)
             example = (
-                f"curl -s {base}/v2/models/{meta.name}/infer -H 'Content-Type: application/json'"
+                f"curl -s{_curl_tls(settings)} {base}/v2/models/{meta.name}/infer "
+                "-H 'Content-Type: application/json'"
                 f" -d '{{\"inputs\":[{{\"name\":\"{spec.name}\",\"datatype\":\"{spec.datatype}\","
                 f"\"shape\":{shape},\"data\":[{data}]}}]}}'")
     lines += [
         f"  REST     {base}/v2   (OpenAPI: {base}/openapi.json)",
-        f"  gRPC     {shown}:{grpc_port}",
+        f"  gRPC     {shown}:{grpc_port}{' (TLS)' if settings.tls_cert_file else ''}",
         f"  metrics  {base}/metrics",
         f"  live dashboard  {base}/dashboard",
     ]
+    if settings.tls_client_ca_file:
+        lines.append("  TLS: clients must present a certificate signed by "
+                     f"{settings.tls_client_ca_file}")
     if example:
-        lines += ["Try:", f"  {example}",
-                  "  python -c \"import tritonclient.http as h; "
-                  f"print(h.InferenceServerClient('{shown}:{http_port}').is_server_ready())\""]
-    settings = server.settings
+        lines += ["Try:", f"  {example}"]
+    if example and not settings.tls_cert_file:
+        lines.append("  python -c \"import tritonclient.http as h; "
+                     f"print(h.InferenceServerClient('{shown}:{http_port}').is_server_ready())\"")
     if settings.autoscaling:
         lines.append(f"  autoscaling: policy {settings.policy}, {settings.min_workers or 0}-"
                      f"{settings.max_workers} workers, SLO {settings.slo_ms:g} ms, every "
                      f"{settings.autoscale_interval_s:g} s")
     lines.append("Ctrl-C stops (accepted requests are answered first).")
     return "\n".join(lines)
+
+
+def _curl_tls(settings: ServeSettings) -> str:
+    if not settings.tls_cert_file:
+        return ""
+    client = " --cert CLIENT.crt --key CLIENT.key" if settings.tls_client_ca_file else ""
+    return f" --cacert CA.pem{client}"
 
 
 if __name__ == "__main__":

@@ -10,13 +10,21 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from ebb.autoscale.policies.registry import (
+    DEFAULT_POLICY,
+    POLICY_NAMES,
+    KnobError,
+    coerce_knobs,
+)
+from ebb.inference_log.url import parse_database_url
 
 DEFAULT_HTTP_PORT = 8080
 DEFAULT_GRPC_PORT = 8081
@@ -40,9 +48,9 @@ class ServeSettings(BaseSettings):
         "Worker processes to start with (default: --min-workers when autoscaling, else 1)."))
     min_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling lower bound.")
     max_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling upper bound.")
-    policy: Literal["ebb", "hpa", "keda", "kpa", "ray"] = Field(
-        "ebb", description="Autoscaling policy.")
-    policy_options: dict[str, float | int | bool | str] = Field(
+    policy: str = Field(DEFAULT_POLICY, description="Autoscaling policy: "
+                        f"{', '.join(POLICY_NAMES)}.")
+    policy_options: dict[str, object] = Field(
         default_factory=dict,
         description="Policy knobs, e.g. container_concurrency=1 for kpa, target=2 for hpa.")
     slo_ms: float = Field(100.0, gt=0, le=600_000, description="Latency SLO the policy keeps.")
@@ -65,13 +73,85 @@ class ServeSettings(BaseSettings):
     otlp_interval_s: float = Field(10.0, gt=0, le=3600, description="OTLP push interval.")
     prometheus: bool = Field(False, description="Also start a local Prometheus (Debian's "
                              "package) scraping this server every second, with Ebb's rules.")
-    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe log level printed.")
+    inference_log: str | None = Field(
+        None, description="Record every inference in this database: sqlite:///PATH or "
+        "postgresql://USER@HOST:PORT/DB (off when unset).")
+    inference_log_payloads: Literal["none", "hash", "full"] = Field(
+        "none", description="Tensor data in the inference log: none (metadata), hash "
+        "(SHA-256) or full (raw bytes).")
+    inference_log_sample: float = Field(1.0, gt=0, le=1,
+                                        description="Fraction of requests the log records.")
+    inference_log_buffer: int = Field(10_000, ge=1, le=10_000_000, description=(
+        "Records held in memory for the log writer; beyond it records are dropped, not "
+        "requests delayed."))
+    inference_log_retention_days: float = Field(
+        0, ge=0, le=36_500, description="Delete logged requests older than this; 0 keeps all.")
+    tls_cert_file: Path | None = Field(
+        None, description="PEM certificate chain; with --tls-key-file, REST and gRPC speak TLS. "
+        "Re-read when the file changes.")
+    tls_key_file: Path | None = Field(None, description="PEM private key of --tls-cert-file "
+                                      "(unencrypted).")
+    tls_client_ca_file: Path | None = Field(
+        None, description="PEM CA bundle: clients must present a certificate it signed "
+        "(mutual TLS).")
+    auth_keys_file: Path | None = Field(
+        None, description="API keys file (TOML, or YAML by suffix; made by `ebb keys create`): "
+        "every endpoint but health needs a key with the right role. Re-read when it changes.")
+    rate_limit: float | None = Field(
+        None, gt=0, le=1_000_000, description="Requests/s allowed per API key without its own "
+        "rate (without --auth-keys-file: per client address); over it: 429. Unset: no limit.")
+    rate_limit_burst: float | None = Field(
+        None, ge=1, le=10_000_000, description="Requests allowed back to back under "
+        "--rate-limit (default: one second's worth).")
+
+    @field_validator("policy")
+    @classmethod
+    def _known_policy(cls, value: str) -> str:
+        if value not in POLICY_NAMES:
+            raise ValueError(f"unknown policy {value!r}; known: {', '.join(POLICY_NAMES)}")
+        return value
+
+    @field_validator("inference_log")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_database_url(value)
+        return value
+
+    @field_validator("policy_options")
+    @classmethod
+    def _typed_knobs(cls, value: dict[str, object], info: ValidationInfo) -> dict[str, object]:
+        """Knob values arrive as text from flags and files: typed here against the policy."""
+        policy = info.data.get("policy")
+        if policy is None:
+            return value
+        try:
+            return coerce_knobs(policy, value)
+        except KnobError as error:
+            raise ValueError(str(error)) from None
 
     @model_validator(mode="after")
     def _bounds_in_order(self) -> ServeSettings:
         low, high = self.min_workers, self.max_workers
         if low is not None and high is not None and low > high:
             raise ValueError(f"min_workers ({low}) is above max_workers ({high})")
+        return self
+
+    @model_validator(mode="after")
+    def _tls_files_together(self) -> ServeSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            given = "--tls-cert-file" if self.tls_cert_file else "--tls-key-file"
+            raise ValueError(f"--tls-cert-file and --tls-key-file go together (got only {given})")
+        if self.tls_client_ca_file is not None and self.tls_cert_file is None:
+            raise ValueError("--tls-client-ca-file needs --tls-cert-file and --tls-key-file")
+        return self
+
+    @model_validator(mode="after")
+    def _burst_needs_rate(self) -> ServeSettings:
+        if self.rate_limit_burst is not None and self.rate_limit is None:
+            raise ValueError("--rate-limit-burst needs --rate-limit")
         return self
 
     @property
@@ -135,6 +215,9 @@ def describe_error(error: ValidationError) -> str:
         message = problem["msg"].removeprefix("Value error, ")
         if field == "settings":
             lines.append(f"invalid settings: {message}")
+            continue
+        if field == "policy_options":
+            lines.append(f"invalid --policy-option: {message}")
             continue
         flag = "--" + field.replace("_", "-")
         lines.append(f"invalid {flag} (EBB_{field.upper()}): {message} "

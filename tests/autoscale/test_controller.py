@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
+
+import pytest
 
 from ebb.autoscale.controller import Controller
 from ebb.autoscale.sources.counters import GatewayCounters, RateWindow
 from ebb.autoscale.types import ScalingDecision, ScalingInput
 from ebb.core.clock import FakeClock
+from ebb.core.coro import WouldBlock, run_sync
 
 
 @dataclass(frozen=True)
@@ -30,11 +34,11 @@ class ScriptedGateway:
     workers: int = 1
     applied: list[int] = field(default_factory=list)
 
-    def read(self, now: float) -> ScalingInput:
+    async def read(self, now: float) -> ScalingInput:
         return ScalingInput(now, self.workers, self.workers, 0, self.depth, 0, 0.0, 0.0, 0.0,
                             1.0, 0.1)
 
-    def apply(self, desired_workers: int) -> None:
+    async def apply(self, desired_workers: int) -> None:
         self.applied.append(desired_workers)
         self.workers = desired_workers
 
@@ -52,10 +56,10 @@ def test_controller_applies_changes_only_and_keeps_reasons() -> None:
     clock = FakeClock()
     gateway = ScriptedGateway()
     recorder = Recorder()
-    controller = Controller("m", QueuePerWorker(), gateway, gateway, 0.5, recorder, clock.now)
+    controller = Controller("m", QueuePerWorker(), gateway, gateway, 0.5, recorder, clock)
     for depth in (0, 35, 35, 12, 0):
         gateway.depth = depth
-        controller.step()
+        run_sync(controller.step())
         clock.advance(0.5)
     assert gateway.applied == [4, 2, 1]
     assert [d for d, _ in recorder.calls] == ["hold", "up", "hold", "down", "down"]
@@ -75,3 +79,25 @@ def test_rate_window_derives_rates_and_service_time() -> None:
     assert signal.arrival_rate == 60 and signal.completion_rate == 50
     assert signal.service_time_s == 0.04 and signal.mean_batch_size == 5
     assert signal.current_workers == 3 and signal.queue_depth == 5 and signal.slo_s == 0.2
+
+
+async def test_controller_runs_on_a_loop_until_stopped() -> None:
+    """The live host: ``run`` ticks on the event loop and stops when told, mid-wait."""
+    clock = FakeClock()
+    gateway = ScriptedGateway(depth=35)
+    controller = Controller("m", QueuePerWorker(), gateway, gateway, 0.01, Recorder(), clock)
+    stopping = asyncio.Event()
+    task = asyncio.create_task(controller.run(stopping))
+    while not gateway.applied:
+        await asyncio.sleep(0.005)
+    stopping.set()
+    await asyncio.wait_for(task, 1.0)
+    assert gateway.applied == [4]
+
+
+def test_run_sync_refuses_a_coroutine_that_suspends() -> None:
+    async def waits() -> None:
+        await asyncio.sleep(0)
+
+    with pytest.raises(WouldBlock):
+        run_sync(waits())

@@ -6,6 +6,7 @@ the banner, puts load on the server, and drives an `ebb` policy from `Prometheus
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 import shutil
@@ -19,6 +20,8 @@ import pytest
 from ebb.autoscale.controller import Controller
 from ebb.autoscale.policies import make_policy
 from ebb.autoscale.sources.prometheus import PrometheusSource
+from ebb.autoscale.types import ScalingInput
+from ebb.core.clock import MonotonicClock
 from tests.conftest import start_server
 
 pytestmark = pytest.mark.skipif(shutil.which("prometheus") is None,
@@ -30,12 +33,28 @@ class _Applied:
     def __init__(self) -> None:
         self.desired: list[int] = []
 
-    def apply(self, desired_workers: int) -> None:
+    async def apply(self, desired_workers: int) -> None:
         self.desired.append(desired_workers)
 
     def decided(self, model: str, policy: str, direction: str, current: int,
                 desired: int) -> None:
         pass
+
+
+async def _drive(url: str, applied: _Applied, deadline: float) -> ScalingInput:
+    """Tick a controller on PromQL signals until it scales up (or the deadline passes)."""
+    source = PrometheusSource(url, "sleep", slo_s=0.2, window="10s")
+    controller = Controller("sleep", make_policy("ebb"), source, applied, 1.0, applied,
+                            MonotonicClock())
+    try:
+        signal = await source.read(time.monotonic())
+        while time.monotonic() < deadline and (signal.arrival_rate < 20 or not applied.desired):
+            await asyncio.sleep(1)
+            signal = await source.read(time.monotonic())
+            await controller.step()
+        return signal
+    finally:
+        await source.close()
 
 
 def test_policy_driven_by_promql_sees_the_load(tmp_path: Path) -> None:
@@ -68,19 +87,11 @@ def test_policy_driven_by_promql_sees_the_load(tmp_path: Path) -> None:
             time.sleep(0.2)
         assert url, server.log()
         sender.start()
-        source = PrometheusSource(url, "sleep", slo_s=0.2, window="10s")
         applied = _Applied()
-        controller = Controller("sleep", make_policy("ebb"), source, applied, 1.0, applied,
-                                time.monotonic)
-        signal = source.read(time.monotonic())
-        while time.monotonic() < deadline and (signal.arrival_rate < 20 or not applied.desired):
-            time.sleep(1)
-            signal = source.read(time.monotonic())
-            controller.step()
+        signal = asyncio.run(_drive(url, applied, deadline))
         assert signal.metric_available
         assert signal.arrival_rate > 20 and signal.service_time_s > 0.02
         assert applied.desired and applied.desired[-1] >= 2
-        source.close()
     finally:
         stop.set()
         if sender.is_alive():

@@ -14,7 +14,7 @@ from ebb.core.types import InferRequest, Tensor
 from ebb.runtime.loaders import resolve
 from ebb.runtime.python_class import PythonClassSource
 from ebb.serving.batching import BatchPolicy
-from ebb.serving.dispatcher import Dispatcher, ServedModel
+from ebb.serving.dispatcher import QueueDispatcher, ServedModel
 from ebb.serving.stats import NullObserver
 from ebb.serving.workers import worker_context
 
@@ -51,7 +51,7 @@ def _request(model: str, value: float, rows: int = 1, width: int = 2) -> InferRe
 async def test_add_and_drain_while_traffic_flows_loses_nothing(make_model: Factory) -> None:
     served = make_model("builtin:sleep?ms=10", workers=1)
     await served.pool.wait_ready(1, 60)
-    dispatcher = Dispatcher({"sleep": served})
+    dispatcher = QueueDispatcher({"sleep": served})
 
     async def one(i: int) -> float:
         answer = await dispatcher.infer(_request("sleep", i, width=3))
@@ -71,7 +71,7 @@ async def test_add_and_drain_while_traffic_flows_loses_nothing(make_model: Facto
 
 async def test_zero_workers_buffer_requests_until_one_is_ready(make_model: Factory) -> None:
     served = make_model("builtin:double", workers=0)
-    dispatcher = Dispatcher({"double": served})
+    dispatcher = QueueDispatcher({"double": served})
     request = InferRequest("double", (Tensor("INPUT0", "FP32", np.ones((1, 16), np.float32)),))
     waiting = asyncio.create_task(dispatcher.infer(request))
     await asyncio.sleep(0.2)
@@ -86,7 +86,7 @@ async def test_worker_dying_mid_batch_is_replaced_and_batch_retried(
     served = make_model("tests.serving.models_for_tests:DiesOnce", workers=1,
                         marker=str(tmp_path / "died"))
     await served.pool.wait_ready(1, 60)
-    dispatcher = Dispatcher({"dies_once": served})
+    dispatcher = QueueDispatcher({"dies_once": served})
     answers = await asyncio.wait_for(asyncio.gather(
         *(dispatcher.infer(_request("dies_once", i)) for i in range(5))), 60)
     assert [a.outputs[0].data[0, 0] for a in answers] == [i + 1 for i in range(5)]
@@ -99,7 +99,7 @@ async def test_request_that_kills_every_worker_fails_after_one_retry(make_model:
                                                                      ) -> None:
     served = make_model("tests.serving.models_for_tests:AlwaysDies", workers=1)
     await served.pool.wait_ready(1, 60)
-    dispatcher = Dispatcher({"always_dies": served})
+    dispatcher = QueueDispatcher({"always_dies": served})
     with pytest.raises(Unavailable, match="died twice"):
         await asyncio.wait_for(dispatcher.infer(_request("always_dies", 1)), 60)
     assert served.stats.worker_restarts == 2
@@ -108,7 +108,7 @@ async def test_request_that_kills_every_worker_fails_after_one_retry(make_model:
 async def test_model_error_is_reported_and_the_worker_keeps_serving(make_model: Factory) -> None:
     served = make_model("tests.serving.models_for_tests:RaisesOnNegative", workers=1)
     await served.pool.wait_ready(1, 60)
-    dispatcher = Dispatcher({"raises": served})
+    dispatcher = QueueDispatcher({"raises": served})
     with pytest.raises(ModelError, match="negative readings"):
         await dispatcher.infer(_request("raises", -1))
     answer = await dispatcher.infer(_request("raises", 3))
@@ -119,7 +119,7 @@ async def test_model_error_is_reported_and_the_worker_keeps_serving(make_model: 
 async def test_batches_form_under_load(make_model: Factory) -> None:
     served = make_model("builtin:sleep?ms=20", workers=1, max_batch=16, delay_s=0.005)
     await served.pool.wait_ready(1, 60)
-    dispatcher = Dispatcher({"sleep": served})
+    dispatcher = QueueDispatcher({"sleep": served})
     await asyncio.gather(*(dispatcher.infer(_request("sleep", i)) for i in range(64)))
     assert served.stats.batches <= 8
-    assert served.stats.batch_requests == 64
+    assert served.stats.completions == 64

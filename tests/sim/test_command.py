@@ -77,3 +77,10 @@ def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     assert "nonsense" in capsys.readouterr().err
     assert _run(["--synthetic", "step", "--min-workers", "5", "--max-workers", "2",
                  "--quiet"]) == 2
+
+
+def test_a_bad_knob_value_is_one_line_naming_the_knob(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["--synthetic", "step", "--knob", "ebb.miss_fraction=abc", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err == "ebb sim: error: knob miss_fraction of policy 'ebb' takes a number, got 'abc'\n"

@@ -1,8 +1,16 @@
-"""The live autoscaling loop: read signals, ask the policy, apply the decision, say why.
+"""The autoscaling loop, hosted anywhere: read signals, ask the policy, apply, say why.
 
-``step(now)`` is one synchronous tick (tests drive it with a fake clock); ``run`` repeats it
-every ``interval_s`` until stopped. Every decision that changes the worker count is logged with
-the policy's reason and kept in a short history for dashboards.
+The same ``Controller`` runs in three worlds. ``ebb serve`` hosts one per model, reading the
+gateway in-process and adding or draining worker processes; ``ebb controller`` hosts one per
+Kubernetes workload, scraping pods and writing the scale subresource; the simulator drives
+``step`` with ``run_sync`` on its virtual clock. Only the source, the actuator and the clock
+differ.
+
+    controller = Controller("m", policy, source, actuator, 0.5, observer, MonotonicClock())
+    await controller.run(stopping)          # or: record = await controller.step()
+
+Every decision that changes the count is logged with the policy's reason and kept in a short
+history (the dashboard's list); every tick is reported to the observer (the metrics).
 """
 
 from __future__ import annotations
@@ -11,21 +19,25 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ebb.autoscale.types import Policy, ScalingDecision, ScalingInput
+from ebb.autoscale.types import Policy, ScalingInput
+from ebb.core.clock import Clock
 
 log = logging.getLogger("ebb.autoscale")
 
 
 class SignalSource(Protocol):
-    def read(self, now: float) -> ScalingInput: ...
+    """Where one workload's signals come from (in-process, ``/metrics`` scrapes, PromQL)."""
+
+    async def read(self, now: float) -> ScalingInput: ...
 
 
 class Actuator(Protocol):
-    def apply(self, desired_workers: int) -> None: ...
+    """What turns a desired count into workers (processes, pods, simulated workers)."""
+
+    async def apply(self, desired_workers: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,10 +65,18 @@ class ControllerObserver(Protocol):
                 desired: int) -> None: ...
 
 
+class NullControllerObserver:
+    """For hosts that export nothing (the simulator)."""
+
+    def decided(self, model: str, policy: str, direction: str, current: int,
+                desired: int) -> None:
+        pass
+
+
 class Controller:
     def __init__(self, model: str, policy: Policy[Any], source: SignalSource,
                  actuator: Actuator, interval_s: float, observer: ControllerObserver,
-                 clock: Callable[[], float], history: int = 200) -> None:
+                 clock: Clock, history: int = 200) -> None:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self.model = model
@@ -70,9 +90,10 @@ class Controller:
         self.history: deque[DecisionRecord] = deque(maxlen=history)
         self.last: DecisionRecord | None = None
 
-    def step(self, now: float | None = None) -> ScalingDecision:
-        at = self._clock() if now is None else now
-        signal = self._source.read(at)
+    async def step(self) -> DecisionRecord:
+        """One tick at the clock's time: read, decide, and apply when the count changes."""
+        at = self._clock.now()
+        signal = await self._source.read(at)
         decision, self._state = self.policy.decide(signal, self._state)
         record = DecisionRecord(at, self.policy.name, signal.current_workers,
                                 decision.desired_workers, decision.reason, signal.queue_depth)
@@ -83,14 +104,15 @@ class Controller:
             self.history.append(record)
             log.info("model %s: %s %d -> %d workers: %s", self.model, self.policy.name,
                      record.current, record.desired, decision.reason)
-            self._actuator.apply(decision.desired_workers)
-        return decision
+            await self._actuator.apply(decision.desired_workers)
+        return record
 
-    async def run(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Tick every ``interval_s`` until ``stopping`` is set; a failed tick is logged."""
+        while not stopping.is_set():
             try:
-                self.step()
+                await self.step()
             except Exception:
                 log.exception("model %s: autoscaler tick failed; trying again", self.model)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.interval_s)
+                await asyncio.wait_for(stopping.wait(), self.interval_s)

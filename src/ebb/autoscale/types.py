@@ -12,7 +12,7 @@ and the simulator run the very same code, and a test can replay a table of ticks
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 S = TypeVar("S")
@@ -71,6 +71,24 @@ class ScalingInput:
             raise ValueError(
                 f"unreported_workers ({self.unreported_workers}) exceeds "
                 f"ready_workers ({self.ready_workers})")
+
+    @classmethod
+    def without_signal(cls, now: float, ready: int, starting: int, slo_s: float
+                       ) -> ScalingInput:
+        """Nothing read yet (or ever): the worker counts the host knows, no demand, marked
+        unavailable so that policies hold rather than act on zeros."""
+        return cls(now, ready + starting, ready, starting, 0, 0, 0.0, 0.0, 0.0, 1.0, slo_s,
+                   metric_available=False)
+
+    def stale(self, now: float) -> ScalingInput:
+        """This reading again at ``now``, marked unavailable (the source failed this tick)."""
+        return replace(self, now=now, metric_available=False)
+
+    def with_workers(self, now: float, ready: int, starting: int) -> ScalingInput:
+        """This reading at ``now`` with the worker counts the host knows first-hand (a
+        simulator or actuator sees its own workers without any reporting lag)."""
+        return replace(self, now=now, current_workers=ready + starting, ready_workers=ready,
+                       starting_workers=starting)
 
     @property
     def concurrency(self) -> int:

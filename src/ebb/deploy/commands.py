@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ebb.deploy.prometheus import scrape_config
+from ebb.deploy.prometheus import ScrapeTls, scrape_config
 
 DEFAULT_DASHBOARDS_DIR = Path("grafana")
 DEFAULT_RULES_DIR = Path("prometheus")
@@ -91,6 +91,19 @@ def add_prometheus_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rules", action="append", dest="rule_files", type=Path,
                         metavar="FILE", help="a rule file to load (from `ebb rules export`), "
                                              "repeatable")
+    parser.add_argument("--bearer-token-file", type=Path, metavar="PATH",
+                        help="file holding an API key with the observe role, for servers "
+                             "started with --auth-keys-file (as Prometheus sees the path)")
+    tls = parser.add_argument_group("TLS (servers started with --tls-cert-file)")
+    tls.add_argument("--scheme", choices=("http", "https"), default="http",
+                     help="how to reach /metrics (default: %(default)s)")
+    tls.add_argument("--ca-file", type=Path, metavar="PATH",
+                     help="CA that signed the servers' certificates, as Prometheus sees the path")
+    tls.add_argument("--cert-file", type=Path, metavar="PATH",
+                     help="client certificate, for servers with --tls-client-ca-file")
+    tls.add_argument("--key-file", type=Path, metavar="PATH", help="key of --cert-file")
+    tls.add_argument("--insecure-skip-verify", action="store_true",
+                     help="do not verify the servers' certificates (testing only)")
 
 
 def run_prometheus_config(args: argparse.Namespace) -> int:
@@ -101,9 +114,25 @@ def run_prometheus_config(args: argparse.Namespace) -> int:
             print(f"ebb: --target {target!r} is not HOST:PORT", file=sys.stderr)
             return 2
     try:
-        text = scrape_config(targets, args.interval_s, args.rule_files or ())
+        text = scrape_config(targets, args.interval_s, args.rule_files or (),
+                             tls=_scrape_tls(args), bearer_token_file=args.bearer_token_file)
     except ValueError as error:
         print(f"ebb: {error}", file=sys.stderr)
         return 2
     sys.stdout.write(text)
     return 0
+
+
+def _scrape_tls(args: argparse.Namespace) -> ScrapeTls | None:
+    """None for http; ValueError for TLS flags given with --scheme http."""
+    given = [flag for flag, value in (("--ca-file", args.ca_file), ("--cert-file", args.cert_file),
+                                      ("--key-file", args.key_file),
+                                      ("--insecure-skip-verify", args.insecure_skip_verify))
+             if value]
+    if args.scheme == "http":
+        if given:
+            raise ValueError(f"{', '.join(given)} needs --scheme https")
+        return None
+    if (args.cert_file is None) != (args.key_file is None):
+        raise ValueError("--cert-file and --key-file go together")
+    return ScrapeTls(args.ca_file, args.cert_file, args.key_file, args.insecure_skip_verify)

@@ -176,6 +176,13 @@ def recording_rules(settings: RuleSettings) -> list[dict[str, str]]:
 
 
 def alerts(settings: RuleSettings) -> list[Alert]:
+    """Every alert, in the order of the rule file and of docs/alerts.md."""
+    return [*_latency_alerts(settings), *_saturation_alerts(settings),
+            *_scaling_alerts(settings), *_anomaly_alerts()]
+
+
+def _latency_alerts(settings: RuleSettings) -> list[Alert]:
+    """The multi-window burn-rate alerts on the latency SLO."""
     budget = _number(settings.error_budget)
     slo_ms = f"{slo_bucket(settings.slo_s) * 1000:g} ms"
     target = f"{settings.slo_target * 100:g}%"
@@ -195,9 +202,14 @@ def alerts(settings: RuleSettings) -> list[Alert]:
             f"{{{{ $value | humanize }}}}x. At {factor}x the whole budget lasts "
             f"{_budget_days(burn.factor)} days.",
         ))
+    return found
+
+
+def _saturation_alerts(settings: RuleSettings) -> list[Alert]:
+    """What clients feel: a queue near its bound, a full queue refusing, server errors."""
     depth, capacity = names.QUEUE_DEPTH, names.QUEUE_CAPACITY
     fill = _number(settings.queue_fill_ratio)
-    found += [
+    return [
         Alert(
             "EbbQueueNearCapacity",
             f"{depth} / {capacity} > {fill}\n",
@@ -226,6 +238,13 @@ def alerts(settings: RuleSettings) -> list[Alert]:
             f"For 5 minutes more than {settings.error_ratio:.0%} of the answers of "
             f"{{{{ $labels.model }}}} were server errors (5xx, queue-full 503s included).",
             "5m"),
+    ]
+
+
+def _scaling_alerts(settings: RuleSettings) -> list[Alert]:
+    """An autoscaler at its maximum, one not acting on a growing queue, no ready worker."""
+    depth = names.QUEUE_DEPTH
+    return [
         Alert(
             "EbbWorkersAtMax",
             f"{DESIRED_AT_MAX}\n",
@@ -266,6 +285,11 @@ def alerts(settings: RuleSettings) -> list[Alert]:
             "For 2 minutes {{ $labels.model }} has had requests in its queue and no worker "
             "ready to run them (scale-from-zero that never completes, or crashing workers).",
             "2m"),
+    ]
+
+
+def _anomaly_alerts() -> list[Alert]:
+    return [
         Alert(
             "EbbAnomalyActive",
             f"max by (model, signal) ({_names.ANOMALY_ACTIVE}) > 0\n",
@@ -275,7 +299,6 @@ def alerts(settings: RuleSettings) -> list[Alert]:
             "daily shape for 2 minutes.",
             "2m"),
     ]
-    return found
 
 
 def _budget_days(factor: float) -> str:

@@ -31,6 +31,14 @@ _T = TypeVar("_T")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the ``ebb load`` flags to ``parser``, one argument group per concern."""
+    _add_target_arguments(parser)
+    _add_profile_arguments(parser)
+    _add_bounds_arguments(parser)
+    _add_output_arguments(parser)
+
+
+def _add_target_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_argument_group("target")
     target.add_argument("url", nargs="?", metavar="URL",
                         help=f"server base URL, http://host:port (default: {DEFAULT_URL} unless "
@@ -44,7 +52,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--metrics-url", metavar="URL",
                         help="the server's Prometheus endpoint to poll (default: URL/metrics)")
     target.add_argument("--no-metrics", action="store_true", help="do not poll /metrics")
+    target.add_argument("--ca-file", type=Path, metavar="FILE",
+                        help="PEM CA that signed the server's certificate (https:// URLs, and "
+                             "TLS gRPC; default: the system's CAs)")
+    target.add_argument("--cert-file", type=Path, metavar="FILE",
+                        help="PEM client certificate for mutual TLS (with --key-file)")
+    target.add_argument("--key-file", type=Path, metavar="FILE",
+                        help="PEM private key of --cert-file")
+    target.add_argument("--grpc-tls", action="store_true",
+                        help="gRPC over TLS (implied by --ca-file, --cert-file or an https URL)")
 
+
+def _add_profile_arguments(parser: argparse.ArgumentParser) -> None:
     load = parser.add_argument_group("load profile")
     load.add_argument("--profile", choices=PROFILES, default="constant",
                       help="arrival-rate shape (default: constant)")
@@ -80,6 +99,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--seed", type=int, default=0,
                       help="seed of arrival times and random inputs (default: 0)")
 
+
+def _add_bounds_arguments(parser: argparse.ArgumentParser) -> None:
     bounds = parser.add_argument_group("bounds")
     bounds.add_argument("--max-requests", type=int, default=1_000_000,
                         help=f"stop scheduling after this many (at most {MAX_REQUESTS}; "
@@ -90,6 +111,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     bounds.add_argument("--timeout-s", type=float, default=10.0,
                         help="per-request timeout (default: 10)")
 
+
+def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
     output = parser.add_argument_group("output")
     output.add_argument("--slo-ms", type=float, default=100.0,
                         help="latency SLO for the attainment figure (default: 100)")
@@ -113,7 +136,7 @@ def profile_from_args(args: argparse.Namespace) -> ProfileSpec:
 
 
 def config_from_args(args: argparse.Namespace) -> LoadConfig:
-    from ebb.loadgen.config import LoadConfig
+    from ebb.loadgen.config import ClientTls, LoadConfig
     from ebb.loadgen.schedule import build_schedule
 
     url = args.url
@@ -122,11 +145,14 @@ def config_from_args(args: argparse.Namespace) -> LoadConfig:
     metrics_url = args.metrics_url
     if metrics_url is None and url is not None:
         metrics_url = url.rstrip("/") + "/metrics"
+    secure = bool(args.grpc_tls or args.ca_file or args.cert_file
+                  or (url or "").startswith("https://"))
     return LoadConfig(
         schedule=build_schedule(profile_from_args(args)), model=args.model, url=url,
         grpc_target=args.grpc, metrics_url=None if args.no_metrics else metrics_url,
         input_json=args.input_json, seed=args.seed, concurrency_limit=args.concurrency_limit,
         timeout_s=args.timeout_s, slo_s=args.slo_ms / 1000,
+        tls=ClientTls(args.ca_file, args.cert_file, args.key_file, grpc=secure),
     )
 
 

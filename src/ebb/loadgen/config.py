@@ -44,6 +44,22 @@ def check_grpc_target(target: str) -> str:
 
 
 @dataclass(frozen=True)
+class ClientTls:
+    """How to talk to a TLS server: the CA that signed it (None: the system's CAs) and, for
+    mutual TLS, a client certificate and key. REST follows its URL's scheme; gRPC uses TLS
+    when ``grpc`` is set."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    grpc: bool = False
+
+    def __post_init__(self) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise LoadConfigError("--cert-file and --key-file go together")
+
+
+@dataclass(frozen=True)
 class LoadConfig:
     schedule: Schedule
     model: str
@@ -61,6 +77,7 @@ class LoadConfig:
     timeout_s: float
     slo_s: float
     metrics_interval_s: float = 0.5
+    tls: ClientTls = ClientTls()
 
     def __post_init__(self) -> None:
         if self.url is None and self.grpc_target is None:

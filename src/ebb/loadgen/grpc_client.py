@@ -7,12 +7,14 @@ UNAVAILABLE is a rejection (an overloaded server) unless the channel could not c
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import grpc
 
 from ebb.core.types import TensorSpec
 from ebb.loadgen.client import Outcome
+from ebb.loadgen.config import ClientTls
 from ebb.loadgen.payload import PayloadError
 from ebb.protocol._generated import open_inference_pb2 as pb
 from ebb.protocol._generated import open_inference_pb2_grpc as pb_grpc
@@ -22,9 +24,29 @@ _OPTIONS = [("grpc.max_send_message_length", _MAX_MESSAGE),
             ("grpc.max_receive_message_length", _MAX_MESSAGE)]
 
 
-async def fetch_grpc_specs(target: str, model: str, timeout_s: float) -> tuple[TensorSpec, ...]:
+def _read(path: Path, flag: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise OSError(f"cannot read {flag} {path}: {error.strerror}") from None
+
+
+def open_channel(target: str, tls: ClientTls) -> grpc.aio.Channel:
+    """A plain channel, or a TLS one verifying the server against ``tls.ca_file`` (None: the
+    CAs gRPC knows) and presenting the client certificate when one is given."""
+    if not tls.grpc:
+        return grpc.aio.insecure_channel(target, options=_OPTIONS)
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=_read(tls.ca_file, "--ca-file") if tls.ca_file else None,
+        private_key=_read(tls.key_file, "--key-file") if tls.key_file else None,
+        certificate_chain=_read(tls.cert_file, "--cert-file") if tls.cert_file else None)
+    return grpc.aio.secure_channel(target, credentials, options=_OPTIONS)
+
+
+async def fetch_grpc_specs(target: str, model: str, timeout_s: float,
+                           tls: ClientTls) -> tuple[TensorSpec, ...]:
     """The model's input specs from the ModelMetadata RPC."""
-    async with grpc.aio.insecure_channel(target, options=_OPTIONS) as channel:
+    async with open_channel(target, tls) as channel:
         stub = pb_grpc.GRPCInferenceServiceStub(channel)
         try:
             answer = await stub.ModelMetadata(pb.ModelMetadataRequest(name=model),
@@ -37,9 +59,9 @@ async def fetch_grpc_specs(target: str, model: str, timeout_s: float) -> tuple[T
 
 
 class GrpcClient:
-    def __init__(self, target: str, message: Any) -> None:
+    def __init__(self, target: str, message: Any, tls: ClientTls) -> None:
         self._target = target
-        self._channel = grpc.aio.insecure_channel(target, options=_OPTIONS)
+        self._channel = open_channel(target, tls)
         self._stub = pb_grpc.GRPCInferenceServiceStub(self._channel)
         self._message = message
 

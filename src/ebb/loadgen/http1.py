@@ -7,7 +7,7 @@ writes bytes prepared once, and httptools parses the answer (Content-Length or c
 One request per connection at a time; a connection goes back to the idle list only when the
 answer was complete and the server allows keep-alive.
 
-    pool = Http1Pool("127.0.0.1", 8080, tls=False)
+    pool = Http1Pool("127.0.0.1", 8080, tls=None)     # or tls=client_context(ca, None, None)
     status, body = await pool.send(prepare_post("127.0.0.1:8080", "/v2/models/m/infer", b"{}"))
 """
 
@@ -15,9 +15,30 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from pathlib import Path
 from typing import cast
 
 import httptools
+
+ClientContext = ssl.SSLContext
+
+
+def client_context(ca_file: Path | None, cert_file: Path | None,
+                   key_file: Path | None) -> ClientContext:
+    """Verifies servers against `ca_file` (None: the system's CAs); presents `cert_file` with
+    `key_file` when a server asks for a client certificate (mutual TLS). OSError naming the file
+    when one cannot be used."""
+    try:
+        context = ssl.create_default_context(cafile=ca_file)
+    except (OSError, ssl.SSLError) as error:
+        raise OSError(f"cannot use --ca-file {ca_file}: {error.strerror or error}") from None
+    if cert_file is not None:
+        try:
+            context.load_cert_chain(cert_file, key_file)
+        except (OSError, ssl.SSLError) as error:
+            raise OSError(f"cannot use --cert-file {cert_file} with --key-file {key_file}: "
+                          f"{error.strerror or error}") from None
+    return context
 
 
 def prepare_post(authority: str, path: str, body: bytes,
@@ -84,10 +105,10 @@ class _Connection(asyncio.Protocol):
 class Http1Pool:
     """Connections to one host; as many as requests outstanding at once, kept alive between."""
 
-    def __init__(self, host: str, port: int, tls: bool) -> None:
+    def __init__(self, host: str, port: int, tls: ClientContext | None) -> None:
         self._host = host
         self._port = port
-        self._tls = ssl.create_default_context() if tls else None
+        self._tls = tls
         self._idle: list[_Connection] = []
         self._all: set[_Connection] = set()
 

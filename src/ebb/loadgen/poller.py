@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import httpx
 import numpy as np
 
+from ebb.loadgen.http1 import ClientContext
 from ebb.loadgen.stats import GaugeSamples
 from ebb.metrics import names
 from ebb.metrics.exposition import parse_samples
@@ -62,8 +63,8 @@ class MetricsPoller:
     ``await close()`` when done."""
 
     def __init__(self, url: str, model: str, interval_s: float,
-                 now: Callable[[], float]) -> None:
-        self._http = httpx.AsyncClient(timeout=interval_s * 2)
+                 now: Callable[[], float], tls: ClientContext) -> None:
+        self._http = httpx.AsyncClient(timeout=interval_s * 2, verify=tls)
         self._url = url
         self._model = model
         self._interval_s = interval_s

@@ -14,7 +14,7 @@ import httpx
 
 from ebb.core.types import TensorSpec
 from ebb.loadgen.client import Outcome
-from ebb.loadgen.http1 import Http1Pool, prepare_post
+from ebb.loadgen.http1 import ClientContext, Http1Pool, prepare_post
 from ebb.loadgen.payload import PayloadError, specs_from_json
 
 _REJECTED = (503, 429)
@@ -24,9 +24,10 @@ def _model_path(model: str) -> str:
     return f"/v2/models/{quote(model, safe='')}"
 
 
-async def fetch_rest_specs(url: str, model: str, timeout_s: float) -> tuple[TensorSpec, ...]:
-    """The model's input specs from ``GET {url}/v2/models/{model}``."""
-    async with httpx.AsyncClient(base_url=url, timeout=timeout_s) as http:
+async def fetch_rest_specs(url: str, model: str, timeout_s: float,
+                           tls: ClientContext) -> tuple[TensorSpec, ...]:
+    """The model's input specs from ``GET {url}/v2/models/{model}`` (`tls` for https)."""
+    async with httpx.AsyncClient(base_url=url, timeout=timeout_s, verify=tls) as http:
         try:
             response = await http.get(_model_path(model))
         except httpx.HTTPError as error:
@@ -42,12 +43,13 @@ async def fetch_rest_specs(url: str, model: str, timeout_s: float) -> tuple[Tens
 
 
 class RestClient:
-    def __init__(self, url: str, model: str, body: bytes) -> None:
+    def __init__(self, url: str, model: str, body: bytes, tls: ClientContext) -> None:
+        """`tls` is used when `url` is https."""
         parts = urlsplit(url)
         assert parts.hostname is not None
-        tls = parts.scheme == "https"
-        port = parts.port or (443 if tls else 80)
-        self._pool = Http1Pool(parts.hostname, port, tls)
+        secure = parts.scheme == "https"
+        port = parts.port or (443 if secure else 80)
+        self._pool = Http1Pool(parts.hostname, port, tls if secure else None)
         path = parts.path.rstrip("/") + _model_path(model) + "/infer"
         self._request = prepare_post(parts.netloc, path, body)
 

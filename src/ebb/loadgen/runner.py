@@ -20,6 +20,7 @@ from ebb.loadgen.client import InferClient
 from ebb.loadgen.config import LoadConfig
 from ebb.loadgen.dispatch import drive
 from ebb.loadgen.grpc_client import GrpcClient, fetch_grpc_specs
+from ebb.loadgen.http1 import ClientContext, client_context
 from ebb.loadgen.payload import (
     grpc_request,
     inputs_from_file,
@@ -57,14 +58,16 @@ async def open_client(config: LoadConfig) -> InferClient:
         body, inputs = inputs_from_file(config.input_json, config.model)
     else:
         if config.url is not None:
-            specs = await fetch_rest_specs(config.url, config.model, config.timeout_s)
+            specs = await fetch_rest_specs(config.url, config.model, config.timeout_s,
+                                           _tls_context(config))
         else:
             assert config.grpc_target is not None
-            specs = await fetch_grpc_specs(config.grpc_target, config.model, config.timeout_s)
+            specs = await fetch_grpc_specs(config.grpc_target, config.model, config.timeout_s,
+                                           config.tls)
         inputs = random_inputs(specs, np.random.default_rng(config.seed))
         body = rest_body(inputs)
     if config.grpc_target is not None:
-        client = GrpcClient(config.grpc_target, grpc_request(config.model, inputs))
+        client = GrpcClient(config.grpc_target, grpc_request(config.model, inputs), config.tls)
         try:
             await client.connect(config.timeout_s)
         except BaseException:
@@ -72,7 +75,12 @@ async def open_client(config: LoadConfig) -> InferClient:
             raise
         return client
     assert config.url is not None
-    return RestClient(config.url, config.model, body)
+    return RestClient(config.url, config.model, body, _tls_context(config))
+
+
+def _tls_context(config: LoadConfig) -> ClientContext:
+    tls = config.tls
+    return client_context(tls.ca_file, tls.cert_file, tls.key_file)
 
 
 async def run_load(config: LoadConfig, *, progress: Callable[[Progress], None] | None = None,
@@ -100,7 +108,8 @@ async def run_with_client(config: LoadConfig, client: InferClient, *,
 
     poller = None
     if config.metrics_url is not None:
-        poller = MetricsPoller(config.metrics_url, config.model, config.metrics_interval_s, now)
+        poller = MetricsPoller(config.metrics_url, config.model, config.metrics_interval_s, now,
+                               _tls_context(config))
     origin = loop.time() + _LEAD_S
     origin_unix = time.time() + _LEAD_S
     background: list[asyncio.Task[None]] = []

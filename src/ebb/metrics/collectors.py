@@ -3,38 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import psutil
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ebb.core.snapshot import ModelSnapshot, WorkerSample
 from ebb.metrics import names
 from ebb.metrics.gpu import GpuReader, GpuSample
 
-
-@dataclass(frozen=True, slots=True)
-class WorkerSample:
-    worker_id: int
-    pid: int
-
-
-@dataclass(frozen=True, slots=True)
-class ModelSnapshot:
-    model: str
-    queue_depth: int
-    queue_capacity: int
-    inflight: int
-    starting: int
-    ready: int
-    draining: int
-    admissions: int
-    rejections: int
-    expirations: int
-    worker_restarts: int
-    workers: tuple[WorkerSample, ...]
-    anomalies: tuple[tuple[str, float, bool], ...] = ()
-    """(signal, score, active) from the anomaly and drift monitors."""
+__all__ = ["ModelSnapshot", "ServingCollector", "WorkerSample"]
 
 
 class ServingCollector(Collector):

@@ -8,6 +8,9 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.parser import text_string_to_metric_families
 
+Registry = CollectorRegistry
+"""The registry type, named here so that other layers never import the client."""
+
 
 def new_registry() -> CollectorRegistry:
     """A fresh registry with process and platform metrics (never the global default)."""

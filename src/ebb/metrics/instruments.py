@@ -87,3 +87,25 @@ class AutoscalerMetrics:
                 desired: int) -> None:
         self.desired.labels(model, policy).set(desired)
         self.decisions.labels(model, policy, direction).inc()
+
+
+class SecurityMetrics:
+    """Requests refused before reaching a model: by reason (``unauthenticated``, ``forbidden``,
+    ``rate_limited``) and protocol. No key label, so the series are a fixed set, all exported
+    from the start (at 0) so that rates and alerts see them before the first refusal."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rejected_requests = Counter(
+            names.REQUESTS_REJECTED, "Requests refused by API keys or rate limits, by reason.",
+            ["reason", "protocol"], registry=registry)
+        self._children: dict[tuple[str, str], Counter] = {
+            (reason, protocol): self.rejected_requests.labels(reason, protocol)
+            for reason in ("unauthenticated", "forbidden", "rate_limited")
+            for protocol in ("rest", "grpc")}
+
+    def rejected(self, reason: str, protocol: str) -> None:
+        child = self._children.get((reason, protocol))
+        if child is None:
+            child = self._children[(reason, protocol)] = self.rejected_requests.labels(
+                reason, protocol)
+        child.inc()

@@ -34,6 +34,10 @@ ANOMALY_ACTIVE: Final = "ebb_anomaly_active"  # gauge {model, signal}: 1 while a
 AUTOSCALER_DESIRED: Final = "ebb_autoscaler_desired_workers"
 AUTOSCALER_DECISIONS: Final = "ebb_autoscaler_decisions"  # counter: ..._total{direction}
 AUTOSCALER_POLICY: Final = "ebb_autoscaler_policy"  # info: ebb_autoscaler_policy_info
+REQUESTS_REJECTED: Final = "ebb_requests_rejected"  # counter: ..._total{reason, protocol}
+INFERENCE_LOG_WRITTEN: Final = "ebb_inference_log_written"  # counter: ..._total
+INFERENCE_LOG_DROPPED: Final = "ebb_inference_log_dropped"  # counter: ..._total
+INFERENCE_LOG_BUFFERED: Final = "ebb_inference_log_buffered_records"  # gauge
 
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75,
                           1.0, 2.5, 5.0, 10.0, 30.0)

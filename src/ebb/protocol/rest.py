@@ -1,34 +1,33 @@
 """Open Inference Protocol over HTTP, as a bare ASGI app.
 
 A framework router would cost more per request than the rest of the path together; the route
-table here is a few string splits. Everything is decoded by ``codec`` and answered by
-``Dispatcher``; errors are mapped in ``_error_response`` and nowhere else.
+table here is a few string splits. Everything is decoded by ``codec`` and answered by a
+``Dispatcher``; errors are mapped in ``_error_response`` and nowhere else, and every infer call's
+status and time are recorded by ``InferRecording``. Wrap the app with
+``ebb.protocol.asgi.apply_middleware``.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ebb.core.datatypes import numpy_dtype
+from ebb.core.dispatch import Dispatcher, RequestRecorder
 from ebb.core.errors import EbbError, InvalidInput, PayloadTooLarge, Unavailable
 from ebb.core.types import InferRequest, Tensor
+from ebb.protocol.asgi import Receive, Scope, Send
 from ebb.protocol.codec import decode_infer_request, dumps, encode_error, encode_infer_response
-from ebb.serving.dispatcher import Dispatcher
-from ebb.serving.stats import RequestRecorder
+from ebb.protocol.info import ServerInfo
+from ebb.protocol.recording import InferRecording
 
 log = logging.getLogger("ebb.rest")
 
-Scope = Mapping[str, Any]
-Receive = Callable[[], Awaitable[Mapping[str, Any]]]
-Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 Page = Callable[[Scope], Awaitable[tuple[int, bytes, bytes]]]
 """An extra GET route: returns (status, content type, body)."""
 
@@ -37,19 +36,17 @@ _OCTETS = b"application/octet-stream"
 _TIMEOUT_HEADER = b"ebb-timeout-ms"
 
 
-@dataclass(frozen=True)
-class ServerInfo:
-    name: str
-    version: str
-    extensions: tuple[str, ...] = ("binary_tensor_data", "parameters")
-
-
 class RestApp:
+    """The Open Inference Protocol (and KServe V1) as an ASGI app over a ``Dispatcher``.
+
+    ``pages`` are extra GET routes (``/metrics``, ``/dashboard``) served beside the protocol.
+    """
+
     def __init__(self, dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder,
                  max_body_bytes: int, pages: Mapping[str, Page]) -> None:
         self._dispatcher = dispatcher
         self._info = info
-        self._recorder = recorder
+        self._record = InferRecording(dispatcher, recorder)
         self._max_body = max_body_bytes
         self._pages = dict(pages)
         self._server_metadata = dumps({"name": info.name, "version": info.version,
@@ -76,18 +73,16 @@ class RestApp:
             elif path == "/v2/health/live":
                 await _send(send, 200, dumps({"live": True}))
             elif path == "/v2/health/ready":
-                ready = all(self._dispatcher.ready(name) for name in self._dispatcher.models)
+                ready = all(self._dispatcher.ready(name)
+                            for name in self._dispatcher.model_names())
                 await _send(send, 200 if ready else 503, dumps({"ready": ready}))
             elif path in self._pages:
                 status, content_type, body = await self._pages[path](scope)
                 await _send(send, status, body, content_type)
             else:
                 await _send(send, 404, encode_error(f"no route {path}"))
-        except EbbError as error:
-            await _error_response(send, error)
-        except Exception:
-            log.exception("unexpected error answering %s %s", method, path)
-            await _send(send, 500, encode_error("internal server error"))
+        except Exception as error:
+            await _error_response(send, error, scope)
 
     def _known(self, path: str) -> bool:
         return path in ("/v2", "/v2/", "/v2/health/live", "/v2/health/ready") or path in self._pages
@@ -114,18 +109,16 @@ class RestApp:
             await _send(send, 405, encode_error(f"{scope['path']} takes GET"),
                         extra=[(b"allow", b"GET")])
             return
-        served = self._dispatcher.model(name, version)
+        metadata = self._dispatcher.metadata(name, version)
         if action == "ready":
             ready = self._dispatcher.ready(name, version)
             await _send(send, 200 if ready else 503, dumps({"name": name, "ready": ready}))
         else:
-            await _send(send, 200, dumps(served.metadata.to_json()))
+            await _send(send, 200, dumps(metadata.to_json()))
 
     async def _infer(self, scope: Scope, receive: Receive, send: Send, name: str,
                      version: str) -> None:
-        started = time.perf_counter()
-        code = 200
-        try:
+        with self._record(name, "rest"):
             header_length: int | None = None
             timeout_s: float | None = None
             content_length: int | None = None
@@ -152,16 +145,6 @@ class RestApp:
             else:
                 await _send(send, 200, payload, _OCTETS, [
                     (b"inference-header-content-length", str(json_length).encode())])
-        except EbbError as error:
-            code = error.http_status
-            await _error_response(send, error)
-        except Exception:
-            code = 500
-            log.exception("unexpected error in infer for model %s", name)
-            await _send(send, 500, encode_error("internal server error"))
-        finally:
-            if name in self._dispatcher.models:
-                self._recorder.request_done(name, "rest", code, time.perf_counter() - started)
 
     async def _v1_model(self, scope: Scope, receive: Receive, send: Send, tail: str,
                         method: str) -> None:
@@ -175,18 +158,15 @@ class RestApp:
         if method not in ("GET", "HEAD"):
             await _send(send, 405, encode_error(f"{scope['path']} takes GET"))
             return
-        self._dispatcher.model(tail)
         await _send(send, 200, dumps({"name": tail, "ready": self._dispatcher.ready(tail)}))
 
     async def _v1_predict(self, scope: Scope, receive: Receive, send: Send, name: str) -> None:
-        started = time.perf_counter()
-        code = 200
-        try:
-            served = self._dispatcher.model(name)
-            if len(served.metadata.inputs) != 1:
-                raise InvalidInput(f"model {name!r} has {len(served.metadata.inputs)} inputs; "
+        with self._record(name, "rest_v1"):
+            metadata = self._dispatcher.metadata(name)
+            if len(metadata.inputs) != 1:
+                raise InvalidInput(f"model {name!r} has {len(metadata.inputs)} inputs; "
                                    "the V1 protocol carries one, use /v2 instead")
-            spec = served.metadata.inputs[0]
+            spec = metadata.inputs[0]
             body = await _read_body(receive, self._max_body, None)
             instances = _v1_instances(body)
             try:
@@ -202,12 +182,6 @@ class RestApp:
                 predictions = [dict(zip(columns, row, strict=True))
                                for row in zip(*columns.values(), strict=True)]
             await _send(send, 200, dumps({"predictions": predictions}))
-        except EbbError as error:
-            code = error.http_status
-            await _error_response(send, error)
-        finally:
-            if name in self._dispatcher.models:
-                self._recorder.request_done(name, "rest_v1", code, time.perf_counter() - started)
 
 
 def _v1_instances(body: bytes) -> list[Any]:
@@ -281,7 +255,13 @@ async def _read_body(receive: Receive, limit: int, content_length: int | None) -
     return b"".join(chunks)
 
 
-async def _error_response(send: Send, error: EbbError) -> None:
+async def _error_response(send: Send, error: Exception, scope: Scope) -> None:
+    """The one place an error becomes an HTTP answer; unexpected ones are logged, not shown."""
+    if not isinstance(error, EbbError):
+        log.error("unexpected error answering %s %s", scope["method"], scope["path"],
+                  exc_info=error)
+        await _send(send, 500, encode_error("internal server error"))
+        return
     extra = []
     if isinstance(error, Unavailable):
         extra.append((b"retry-after", str(max(1, math.ceil(error.retry_after_s))).encode()))

@@ -1,17 +1,16 @@
-"""``Dispatcher.infer``: the one call REST and gRPC make. Validates, admits, waits, answers."""
+"""``QueueDispatcher``, the ``Dispatcher`` REST and gRPC call: validates, admits, waits, answers."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Mapping
+import time
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from ebb.core.datatypes import datatype_of
+from ebb.core.dispatch import HookRunner, InferenceHook, InferenceRecord, select_outputs, status_of
 from ebb.core.errors import InvalidInput, ModelNotFound
-from ebb.core.types import InferRequest, InferResponse, ModelMetadata, Tensor
+from ebb.core.types import InferRequest, InferResponse, ModelMetadata
 from ebb.runtime.base import ModelSource
 from ebb.serving.batching import BatchPolicy
 from ebb.serving.queue import ModelQueue, Pending
@@ -44,9 +43,26 @@ class ServedModel:
         return cls(metadata, queue, pool, stats, default_timeout_s, scale_from_zero)
 
 
-class Dispatcher:
-    def __init__(self, models: Mapping[str, ServedModel]) -> None:
+class QueueDispatcher:
+    """The ``ebb.core.dispatch.Dispatcher`` of a gateway: one queue and worker pool per model.
+
+    ``hooks`` are called after every inference with its ``InferenceRecord`` (timings from the
+    queue and the worker); they must not block: enqueue the record and return. A hook that
+    raises is logged and never fails the request.
+    """
+
+    def __init__(self, models: Mapping[str, ServedModel],
+                 hooks: Sequence[InferenceHook] = ()) -> None:
         self.models = dict(models)
+        """The served models by name; fixed once the dispatcher is built."""
+        self._names = tuple(self.models)
+        self._hooks = HookRunner(hooks) if hooks else None
+
+    def model_names(self) -> tuple[str, ...]:
+        return self._names
+
+    def metadata(self, name: str, version: str = "") -> ModelMetadata:
+        return self.model(name, version).metadata
 
     def model(self, name: str, version: str = "") -> ServedModel:
         served = self.models.get(name)
@@ -64,23 +80,60 @@ class Dispatcher:
         return served.scale_from_zero or served.pool.counts().ready > 0
 
     async def infer(self, request: InferRequest) -> InferResponse:
+        if self._hooks is not None:
+            return await self._infer_and_report(request, self._hooks)
         served = self.model(request.model_name, request.model_version)
-        metadata = served.metadata
-        rows, signature = validate(request, metadata)
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[object] = loop.create_future()
-        pending = Pending(request, rows, signature, future)
-        timeout_s = request.timeout_s if request.timeout_s is not None else served.default_timeout_s
-        served.queue.put(pending, loop.time() + timeout_s if timeout_s else None)
-        served.stats.arrivals += 1
-        outputs = await future
-        assert isinstance(outputs, dict)
-        return InferResponse(
-            model_name=metadata.name,
-            model_version=metadata.version,
-            id=request.id,
-            outputs=_select_outputs(outputs, request),
-        )
+        pending = _admit(served, request)
+        return _response(served.metadata, request, await pending.future)
+
+    async def _infer_and_report(self, request: InferRequest, hooks: HookRunner
+                                ) -> InferResponse:
+        received_at = time.time()
+        started = time.perf_counter()
+        pending: Pending | None = None
+        response: InferResponse | None = None
+        error: BaseException | None = None
+        try:
+            served = self.model(request.model_name, request.model_version)
+            pending = _admit(served, request)
+            response = _response(served.metadata, request, await pending.future)
+            return response
+        except BaseException as caught:
+            error = caught
+            raise
+        finally:
+            total_s = time.perf_counter() - started
+            queue_wait_s = inference_s = 0.0
+            batch_size = 0
+            if pending is not None:
+                batch_size = pending.batch_size
+                inference_s = pending.inference_s
+                waited_until = pending.taken_at if batch_size else asyncio.get_running_loop().time()
+                queue_wait_s = waited_until - pending.enqueued_at
+            hooks(InferenceRecord(request, response, error, status_of(error), received_at,
+                                  queue_wait_s, inference_s, total_s, batch_size))
+
+
+def _admit(served: ServedModel, request: InferRequest) -> Pending:
+    """Validate and queue a request (``Unavailable`` at once when the queue is full)."""
+    rows, signature = validate(request, served.metadata)
+    loop = asyncio.get_running_loop()
+    future: asyncio.Future[object] = loop.create_future()
+    pending = Pending(request, rows, signature, future)
+    timeout_s = request.timeout_s if request.timeout_s is not None else served.default_timeout_s
+    served.queue.put(pending, loop.time() + timeout_s if timeout_s else None)
+    served.stats.arrivals += 1
+    return pending
+
+
+def _response(metadata: ModelMetadata, request: InferRequest, outputs: object) -> InferResponse:
+    assert isinstance(outputs, dict)
+    return InferResponse(
+        model_name=metadata.name,
+        model_version=metadata.version,
+        id=request.id,
+        outputs=select_outputs(outputs, request),
+    )
 
 
 def validate(request: InferRequest, metadata: ModelMetadata) -> tuple[int, Hashable]:
@@ -127,14 +180,3 @@ def validate(request: InferRequest, metadata: ModelMetadata) -> tuple[int, Hasha
         return 1, None
     signature = tuple((t.name, t.datatype, t.data.shape[1:]) for t in request.inputs)
     return rows, signature
-
-
-def _select_outputs(outputs: dict[str, np.ndarray], request: InferRequest) -> tuple[Tensor, ...]:
-    names = [requested.name for requested in request.outputs] or list(outputs)
-    selected = []
-    for name in names:
-        array = outputs.get(name)
-        if array is None:
-            raise InvalidInput(f"the model produced no output {name!r}")
-        selected.append(Tensor(name, datatype_of(array), array))
-    return tuple(selected)

@@ -24,8 +24,8 @@ _sequence = count()
 class Pending:
     """A request admitted to the queue, waiting for its answer."""
 
-    __slots__ = ("attempts", "enqueued_at", "future", "request", "rows", "sequence",
-                 "signature", "timer")
+    __slots__ = ("attempts", "batch_size", "enqueued_at", "future", "inference_s", "request",
+                 "rows", "sequence", "signature", "taken_at", "timer")
 
     def __init__(self, request: InferRequest, rows: int, signature: Hashable,
                  future: asyncio.Future[object]) -> None:
@@ -37,6 +37,12 @@ class Pending:
         self.attempts = 0
         self.sequence = next(_sequence)
         self.timer: asyncio.TimerHandle | None = None
+        self.taken_at = 0.0
+        """Loop time a worker took the batch that answered it (set by the worker)."""
+        self.batch_size = 0
+        """Requests in that batch; 0 until a worker answers it."""
+        self.inference_s = 0.0
+        """Worker time of that batch."""
 
 
 @dataclass
@@ -179,6 +185,15 @@ class ModelQueue:
             finally:
                 if timer is not None:
                     timer.cancel()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Refuse new requests from now on with 503 "server is shutting down" (a shutdown is
+        not load: not counted as a rejection); requests already admitted are still served."""
+        self._closed = True
 
     def drain_all(self, error: Exception) -> int:
         """Fail every waiting request (shutdown); returns how many."""

@@ -8,6 +8,9 @@ from typing import Protocol
 
 import numpy as np
 
+# Re-exported for serving's users: the recorder now lives beside the Dispatcher seam in core.
+from ebb.core.dispatch import RequestRecorder as RequestRecorder
+
 
 @dataclass
 class ModelStats:
@@ -16,16 +19,9 @@ class ModelStats:
     completions: int = 0
     """Requests answered by a worker (success or model error)."""
     batches: int = 0
-    batch_requests: int = 0
     batch_seconds: float = 0.0
     """Wall time workers spent running batches."""
     worker_restarts: int = 0
-
-
-class RequestRecorder(Protocol):
-    """What the protocol adapters report per answered request (``code`` is the HTTP status)."""
-
-    def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None: ...
 
 
 class ServingObserver(Protocol):

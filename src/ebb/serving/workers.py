@@ -25,6 +25,7 @@ import numpy as np
 from ebb.core.errors import ModelError, Unavailable
 from ebb.core.types import ModelMetadata
 from ebb.runtime.base import ModelSource
+from ebb.serving.drain_order import DrainCandidate, choose_to_drain
 from ebb.serving.ipc import Arena, fetch, place_stacked, read_message, write_message
 from ebb.serving.queue import ModelQueue, Pending
 from ebb.serving.stats import ModelStats, ServingObserver
@@ -167,6 +168,9 @@ class WorkerHandle:
         assert self._writer is not None
         pool = self.pool
         assert self._arena_in is not None and self._arena_out is not None
+        loop = asyncio.get_running_loop()
+        taken_at = loop.time()
+        size = len(batch)
         pool.inflight += len(batch)
         try:
             write_message(self._writer, _batch_message(batch, pool.batchable, self._arena_in))
@@ -176,9 +180,8 @@ class WorkerHandle:
             raise
         pool.inflight -= len(batch)
         kind, payload, seconds, arena_size = reply
-        now = asyncio.get_running_loop().time()
+        now = loop.time()
         pool.stats.batches += 1
-        pool.stats.batch_requests += len(batch)
         pool.stats.batch_seconds += seconds
         pool.stats.completions += len(batch)
         pool.observer.batch_done(pool.model, len(batch), sum(item.rows for item in batch),
@@ -189,6 +192,7 @@ class WorkerHandle:
             else:
                 answers = payload
             for item, outputs in zip(batch, answers, strict=True):
+                item.taken_at, item.batch_size, item.inference_s = taken_at, size, seconds
                 if not item.future.done():
                     item.future.set_result(outputs)
             pool.observer.batch_sample(
@@ -196,6 +200,7 @@ class WorkerHandle:
         else:
             error = ModelError(f"model {pool.model} failed: {payload}")
             for item in batch:
+                item.taken_at, item.batch_size, item.inference_s = taken_at, size, seconds
                 if not item.future.done():
                     item.future.set_exception(error)
 
@@ -297,12 +302,13 @@ class WorkerPool:
         self.on_change()
 
     def remove(self, count: int = 1) -> int:
-        """Drain up to ``count`` workers, starting ones first, then idle ones, then busy ones."""
+        """Drain up to ``count`` workers, starting ones first, then idle ones, then busy ones,
+        newest first (``drain_order``, the rule the simulator shares)."""
         candidates = [w for w in self.workers
                       if w.state in (WorkerState.STARTING, WorkerState.READY)]
-        order = {WorkerState.STARTING: 0, WorkerState.READY: 1}
-        candidates.sort(key=lambda w: (order[w.state], w.busy, -w.started_at))
-        chosen = candidates[:count]
+        chosen = [candidates[i] for i in choose_to_drain(
+            [DrainCandidate(w.state is WorkerState.STARTING, w.busy, w.started_at)
+             for w in candidates], count)]
         for worker in chosen:
             worker.drain()
         self.on_change()

@@ -18,11 +18,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
+from ebb.autoscale.policies import POLICY_NAMES, parse_knob_value
 from ebb.sim.compare import Comparison, compare
 from ebb.sim.report import Report, headline, summary_json, table, write_report
-from ebb.sim.tune import Tuned, training_slice, tune
+from ebb.sim.tune import training_slice, tune
 from ebb.sim.world import (
-    PIPELINES,
     ColdStart,
     PolicySpec,
     ServiceModel,
@@ -32,14 +32,19 @@ from ebb.sim.world import (
 )
 from ebb.traces import SYNTHETIC, Trace, TraceError, read_trace, scaled, synthetic
 
-POLICY_NAMES = tuple(PIPELINES)
 PROGRESS_MIN_REQUESTS = 200_000
 """Runs at least this long show a progress bar even when stderr is not a terminal."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `ebb sim` flags."""
-    source = parser.add_argument_group("traffic")
+    _traffic_arguments(parser.add_argument_group("traffic"))
+    _policy_arguments(parser.add_argument_group("policies"))
+    _world_arguments(parser.add_argument_group("world"))
+    _output_arguments(parser.add_argument_group("run and output"))
+
+
+def _traffic_arguments(source: argparse._ArgumentGroup) -> None:
     chosen = source.add_mutually_exclusive_group(required=True)
     chosen.add_argument("--trace", type=Path, metavar="FILE",
                         help="timestamps (one per line, optional size column), the Azure LLM "
@@ -55,7 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--rate-scale", type=float, default=1.0,
                         help="multiply the number of requests, keeping the timing")
 
-    policy = parser.add_argument_group("policies")
+
+def _policy_arguments(policy: argparse._ArgumentGroup) -> None:
     policy.add_argument("--policy", action="append", choices=(*POLICY_NAMES, "all"),
                         help="policy to compare, repeatable, or 'all' (default: all)")
     policy.add_argument("--knob", action="append", default=[], metavar="POLICY.KNOB=VALUE",
@@ -67,7 +73,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="grid-search each policy's main knobs on the first half and "
                              "report defaults and tuned settings on the second half")
 
-    world = parser.add_argument_group("world")
+
+def _world_arguments(world: argparse._ArgumentGroup) -> None:
     world.add_argument("--slo-ms", type=float, default=200.0, help="latency SLO (default: 200)")
     world.add_argument("--service-ms", type=float, default=20.0,
                        help="per-batch service time a, ms (default: 20)")
@@ -92,8 +99,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     world.add_argument("--initial-workers", type=int, default=None,
                        help="ready workers at the start (default: enough for the trace's "
                             "first minute at 80 %% of capacity)")
+    world.add_argument("--scale-in-delay-s", type=float, default=30.0,
+                       help="the host's scale-in delay, as `ebb serve --scale-in-delay-s`, "
+                            "for policies with that knob (default: 30)")
 
-    run_group = parser.add_argument_group("run and output")
+
+def _output_arguments(run_group: argparse._ArgumentGroup) -> None:
     run_group.add_argument("--seed", type=int, default=0, help="(default: 0)")
     run_group.add_argument("--repeat", type=int, default=1,
                            help="repetitions with seeds seed..seed+N-1; spread reported")
@@ -113,6 +124,8 @@ class _Usage(ValueError):
 
 
 def _knobs(items: list[str], policies: tuple[str, ...]) -> dict[str, dict[str, object]]:
+    """``POLICY.KNOB=VALUE`` items, each value parsed as its knob's type (a bad one is a
+    one-line `KnobError` naming the knob and what it accepts)."""
     knobs: dict[str, dict[str, object]] = {name: {} for name in policies}
     for item in items:
         target, sep, raw = item.partition("=")
@@ -121,21 +134,9 @@ def _knobs(items: list[str], policies: tuple[str, ...]) -> dict[str, dict[str, o
             raise _Usage(f"--knob {item!r} is not POLICY.KNOB=VALUE")
         if name not in knobs:
             raise _Usage(f"--knob {item!r}: policy {name!r} is not being compared")
-        knobs[name][key.replace("-", "_")] = _value(raw)
+        knob = key.replace("-", "_")
+        knobs[name][knob] = parse_knob_value(name, knob, raw)
     return knobs
-
-
-def _value(raw: str) -> object:
-    if raw.lower() in ("true", "false"):
-        return raw.lower() == "true"
-    if raw.lower() == "none":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(raw)
-        except ValueError:
-            continue
-    return raw
 
 
 def _world(args: argparse.Namespace) -> World:
@@ -151,6 +152,7 @@ def _world(args: argparse.Namespace) -> World:
             max_batch_size=args.max_batch_size,
             max_delay_s=args.max_delay_ms / 1000,
             queue_bound=args.queue_bound,
+            scale_in_delay_s=args.scale_in_delay_s,
         )
     except ValueError as exc:
         raise _Usage(str(exc)) from exc
@@ -222,12 +224,38 @@ def _run(args: argparse.Namespace) -> int:
     world = warm_start(pin_size_unit(_world(args), trace.sizes), trace.arrivals,
                        trace.duration_s)
     specs = tuple(PolicySpec(name, knobs[name]) for name in names)
-    runs = len(specs) * args.repeat * (1 if not args.tune else 3)
-    show = not args.quiet and (sys.stderr.isatty()
-                               or len(trace) * runs >= PROGRESS_MIN_REQUESTS)
-    progress = _Progress(sys.stderr, runs + (12 * len(specs) if args.tune else 0)) \
-        if show else None
+    progress = _progress(args, len(trace), len(specs))
     started = time.perf_counter()
+    report = _compare_and_tune(args, trace, world, specs, progress)
+    elapsed = time.perf_counter() - started
+    if args.out is not None:
+        written = write_report(report, args.out)
+        if progress is not None:
+            progress.note(f"wrote {', '.join(str(p) for p in written)}")
+    if args.json:
+        print(json.dumps(summary_json(report), indent=2))
+        return 0
+    _print_tables(report)
+    simulated = len(trace) * len(specs) * args.repeat
+    print(f"\n{simulated} simulated requests in {elapsed:.1f} s "
+          f"({simulated / max(elapsed, 1e-9):,.0f}/s including the oracle and reports)")
+    if args.out is not None:
+        print(f"report: {args.out / 'report.html'}")
+    return 0
+
+
+def _progress(args: argparse.Namespace, requests: int, policies: int) -> _Progress | None:
+    """A progress bar on a terminal, or for long runs; none with --quiet."""
+    runs = policies * args.repeat * (1 if not args.tune else 3)
+    if args.quiet or not (sys.stderr.isatty() or requests * runs >= PROGRESS_MIN_REQUESTS):
+        return None
+    return _Progress(sys.stderr, runs + (12 * policies if args.tune else 0))
+
+
+def _compare_and_tune(args: argparse.Namespace, trace: Trace, world: World,
+                      specs: tuple[PolicySpec, ...], progress: _Progress | None) -> Report:
+    """The comparison; with --tune, also each policy tuned on the first half and scored
+    beside its defaults on the held-out second half."""
 
     def compared(chosen: list[PolicySpec] | tuple[PolicySpec, ...], score_from_s: float
                  ) -> Comparison:
@@ -237,41 +265,25 @@ def _run(args: argparse.Namespace) -> int:
                        progress=progress.run if progress else None)
 
     main = compared(specs, 0.0)
-    tuned: tuple[Tuned, ...] = ()
-    held_out: Comparison | None = None
-    if args.tune:
-        training, cut = training_slice(trace, 0.5)
-        results = []
-        for spec in specs:
-            results.append(tune(training, world, spec.name, seed=args.seed,
-                                ideal_signals=args.ideal_signals,
-                                target_attainment=args.target_attainment,
-                                on_setting=(lambda label: progress.run(label)(1.0))
-                                if progress else None))
-        tuned = tuple(results)
-        both = [replace(spec, label=f"{spec.name} default") for spec in specs]
-        both += [t.chosen for t in tuned]
-        held_out = compared(both, cut)
-    report = Report(main, specs, tuned, held_out)
-    elapsed = time.perf_counter() - started
-    if args.out is not None:
-        written = write_report(report, args.out)
-        if progress is not None:
-            progress.note(f"wrote {', '.join(str(p) for p in written)}")
-    if args.json:
-        print(json.dumps(summary_json(report), indent=2))
-        return 0
-    print(headline(main))
-    print(table(main))
-    if held_out is not None:
+    if not args.tune:
+        return Report(main, specs, (), None)
+    training, cut = training_slice(trace, 0.5)
+    tuned = tuple(tune(training, world, spec.name, seed=args.seed,
+                       ideal_signals=args.ideal_signals,
+                       target_attainment=args.target_attainment,
+                       on_setting=(lambda label: progress.run(label)(1.0)) if progress else None)
+                  for spec in specs)
+    both = [replace(spec, label=f"{spec.name} default") for spec in specs]
+    both += [t.chosen for t in tuned]
+    return Report(main, specs, tuned, compared(both, cut))
+
+
+def _print_tables(report: Report) -> None:
+    print(headline(report.main))
+    print(table(report.main))
+    if report.held_out is not None:
         print()
-        print(headline(held_out))
-        print(table(held_out))
-        for t in tuned:
+        print(headline(report.held_out))
+        print(table(report.held_out))
+        for t in report.tuned:
             print(f"  {t.policy} tuned: {t.setting}")
-    simulated = len(trace) * len(specs) * args.repeat
-    print(f"\n{simulated} simulated requests in {elapsed:.1f} s "
-          f"({simulated / max(elapsed, 1e-9):,.0f}/s including the oracle and reports)")
-    if args.out is not None:
-        print(f"report: {args.out / 'report.html'}")
-    return 0

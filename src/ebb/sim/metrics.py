@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from ebb.sim.engine import Run, ScaleEvent
+from ebb.sim.records import Run, ScaleEvent
 
 FloatArray = NDArray[np.float64]
 

@@ -19,6 +19,8 @@ from types import MappingProxyType
 import numpy as np
 from numpy.typing import NDArray
 
+from ebb.autoscale.policies.limits import check_bounds
+
 
 def _lognormal_sigma(cv: float) -> float:
     """Sigma of a lognormal with coefficient of variation `cv` (std / mean)."""
@@ -237,20 +239,22 @@ class World:
     """After the trace ends, how long answering continues; still waiting then: a miss."""
     sample_interval_s: float = 0.0
     """Timeline resolution; 0: a 500th of the trace (at least 10 ms)."""
+    scale_in_delay_s: float = 30.0
+    """The host's scale-in delay, given to policies that have the knob (`ebb serve
+    --scale-in-delay-s`, the same default); a policy knob set explicitly wins over it."""
 
     def __post_init__(self) -> None:
         if self.slo_s <= 0:
             raise ValueError(f"slo must be positive, got {self.slo_s}")
-        if self.min_workers < 0 or self.max_workers < max(1, self.min_workers):
-            raise ValueError(f"need 0 <= min_workers <= max_workers and max_workers >= 1, "
-                             f"got {self.min_workers}, {self.max_workers}")
+        check_bounds(self.min_workers, self.max_workers)
         if self.initial_workers is not None and not (
                 0 <= self.initial_workers <= self.max_workers):
             raise ValueError(f"initial_workers {self.initial_workers} outside 0..max_workers")
         if self.max_batch_size < 1 or self.max_delay_s < 0 or self.queue_bound < 1:
             raise ValueError("need max_batch_size >= 1, max_delay_s >= 0, queue_bound >= 1")
-        if self.drain_s < 0 or self.sample_interval_s < 0:
-            raise ValueError("drain_s and sample_interval_s must not be negative")
+        if self.drain_s < 0 or self.sample_interval_s < 0 or self.scale_in_delay_s < 0:
+            raise ValueError("drain_s, sample_interval_s and scale_in_delay_s must not be "
+                             "negative")
 
     @property
     def start_workers(self) -> int:

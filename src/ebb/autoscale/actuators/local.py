@@ -11,5 +11,5 @@ class LocalActuator:
     def __init__(self, scale_to: Callable[[int], None]) -> None:
         self._scale_to = scale_to
 
-    def apply(self, desired_workers: int) -> None:
+    async def apply(self, desired_workers: int) -> None:
         self._scale_to(desired_workers)

@@ -51,6 +51,13 @@ def stabilise(history: tuple[TimedCount, ...], now: float, current: int, desired
     return workers, (*kept, TimedCount(now, desired))
 
 
+def check_bounds(min_workers: int, max_workers: int) -> None:
+    """The one bounds rule every host shares: 0 <= min <= max and max >= 1."""
+    if min_workers < 0 or max_workers < max(1, min_workers):
+        raise ValueError(f"need 0 <= min_workers <= max_workers and max_workers >= 1, "
+                         f"got min {min_workers}, max {max_workers}")
+
+
 @dataclass(frozen=True)
 class _PassThrough(Generic[S]):
     """A wrapper that keeps no state of its own: the inner policy's name and state are its own."""
@@ -73,9 +80,7 @@ class Bounded(_PassThrough[S]):
     max_workers: int
 
     def __post_init__(self) -> None:
-        if self.min_workers < 0 or self.max_workers < max(1, self.min_workers):
-            raise ValueError(f"need 0 <= min_workers <= max_workers and max_workers >= 1, "
-                             f"got min {self.min_workers}, max {self.max_workers}")
+        check_bounds(self.min_workers, self.max_workers)
 
     def decide(self, signal: ScalingInput, state: S) -> tuple[ScalingDecision, S]:
         decision, state = self.inner.decide(signal, state)
@@ -233,9 +238,7 @@ class Limits:
     None: leave zero to the policy and `min_workers`."""
 
     def __post_init__(self) -> None:
-        if self.min_workers < 0 or self.max_workers < max(1, self.min_workers):
-            raise ValueError(f"need 0 <= min_workers <= max_workers and max_workers >= 1, "
-                             f"got min {self.min_workers}, max {self.max_workers}")
+        check_bounds(self.min_workers, self.max_workers)
 
 
 def with_limits(policy: Policy[Any], limits: Limits) -> Policy[Any]:

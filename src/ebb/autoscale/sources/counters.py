@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ebb.autoscale.types import ScalingInput
+from ebb.core.snapshot import ModelSnapshot
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +24,14 @@ class GatewayCounters:
     batches: int
     batch_seconds: float
     """Worker wall time spent on batches, cumulative."""
+
+    @classmethod
+    def of(cls, snapshot: ModelSnapshot) -> GatewayCounters:
+        """The autoscaler's view of a gateway's snapshot: gauges and cumulative counters."""
+        return cls(queue_depth=snapshot.queue_depth, inflight=snapshot.inflight,
+                   starting=snapshot.starting, ready=snapshot.ready,
+                   arrivals=snapshot.admissions, completions=snapshot.completions,
+                   batches=snapshot.batches, batch_seconds=snapshot.batch_seconds)
 
 
 class RateWindow:

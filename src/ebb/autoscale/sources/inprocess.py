@@ -9,11 +9,13 @@ from ebb.autoscale.types import ScalingInput
 
 
 class InProcessSource:
+    """Reads a counters function of the gateway it lives in; never waits, never fails."""
+
     def __init__(self, read: Callable[[], GatewayCounters], slo_s: float, window_s: float = 5.0
                  ) -> None:
         self._read = read
         self._slo_s = slo_s
         self._window = RateWindow(window_s)
 
-    def read(self, now: float) -> ScalingInput:
+    async def read(self, now: float) -> ScalingInput:
         return self._window.observe(now, self._read(), self._slo_s)

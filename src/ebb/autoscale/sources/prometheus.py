@@ -7,6 +7,8 @@ interval plus the rule evaluation delay, which is why Ebb prefers in-process sig
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 
 from ebb.autoscale.types import ScalingInput
@@ -33,13 +35,13 @@ def queries(model: str, window: str) -> dict[str, str]:
 class PrometheusSource:
     def __init__(self, prometheus_url: str, model: str, slo_s: float, window: str = "30s",
                  timeout_s: float = 2.0) -> None:
-        self._client = httpx.Client(base_url=prometheus_url.rstrip("/"), timeout=timeout_s)
+        self._client = httpx.AsyncClient(base_url=prometheus_url.rstrip("/"), timeout=timeout_s)
         self._queries = queries(model, window)
         self._slo_s = slo_s
         self._last: dict[str, float] = {}
 
-    def _value(self, promql: str) -> float | None:
-        response = self._client.get("/api/v1/query", params={"query": promql})
+    async def _value(self, promql: str) -> float | None:
+        response = await self._client.get("/api/v1/query", params={"query": promql})
         response.raise_for_status()
         result = response.json()["data"]["result"]
         if not result:
@@ -47,12 +49,12 @@ class PrometheusSource:
         value = float(result[0]["value"][1])
         return None if value != value else value  # NaN: 0/0 before the first batch
 
-    def read(self, now: float) -> ScalingInput:
+    async def read(self, now: float) -> ScalingInput:
         available = True
         values: dict[str, float] = {}
         try:
-            for key, promql in self._queries.items():
-                value = self._value(promql)
+            answers = await asyncio.gather(*(self._value(q) for q in self._queries.values()))
+            for key, value in zip(self._queries, answers, strict=True):
                 values[key] = value if value is not None else self._last.get(key, 0.0)
         except (httpx.HTTPError, KeyError, ValueError):
             available = False
@@ -72,5 +74,5 @@ class PrometheusSource:
             slo_s=self._slo_s, metric_available=available,
         )
 
-    def close(self) -> None:
-        self._client.close()
+    async def close(self) -> None:
+        await self._client.aclose()

@@ -6,6 +6,7 @@ host); the numbers are as fresh as the scrape, with no Prometheus in between.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Sequence
 
 import httpx
@@ -45,29 +46,32 @@ def counters_from_exposition(texts: Iterable[str], model: str) -> GatewayCounter
 
 
 class ScrapeSource:
+    """Scrapes every URL concurrently each tick; a failed tick repeats the last reading, marked
+    unavailable, so the policy holds instead of acting on a partial sum."""
+
     def __init__(self, metrics_urls: Sequence[str], model: str, slo_s: float,
                  window_s: float = 5.0, timeout_s: float = 2.0) -> None:
         self._urls = list(metrics_urls)
         self._model = model
         self._slo_s = slo_s
         self._window = RateWindow(window_s)
-        self._client = httpx.Client(timeout=timeout_s)
+        self._client = httpx.AsyncClient(timeout=timeout_s)
         self._last: ScalingInput | None = None
 
-    def read(self, now: float) -> ScalingInput:
+    async def _text(self, url: str) -> str:
+        response = await self._client.get(url)
+        return response.raise_for_status().text
+
+    async def read(self, now: float) -> ScalingInput:
         try:
-            texts = [self._client.get(url).raise_for_status().text for url in self._urls]
+            texts = await asyncio.gather(*(self._text(url) for url in self._urls))
         except httpx.HTTPError:
             if self._last is None:
                 raise
-            last = self._last
-            return ScalingInput(now, last.current_workers, last.ready_workers,
-                                last.starting_workers, last.queue_depth, last.inflight,
-                                last.arrival_rate, last.completion_rate, last.service_time_s,
-                                last.mean_batch_size, last.slo_s, metric_available=False)
+            return self._last.stale(now)
         self._last = self._window.observe(now, counters_from_exposition(texts, self._model),
                                           self._slo_s)
         return self._last
 
-    def close(self) -> None:
-        self._client.close()
+    async def close(self) -> None:
+        await self._client.aclose()

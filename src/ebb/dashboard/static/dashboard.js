@@ -74,10 +74,45 @@ function renderDecisions(decisions) {
   }
 }
 
+// A server with API keys answers 401 here: ask once for a key with the observe role, keep it in
+// this tab's sessionStorage (gone when the tab closes) and send it as a Bearer header.
+const KEY_STORAGE = "ebb-api-key";
+
+function authHeaders() {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  return key ? {Authorization: `Bearer ${key}`} : {};
+}
+
+function askForKey(message) {
+  const form = document.getElementById("auth");
+  document.getElementById("auth-message").textContent = message;
+  form.hidden = false;
+  document.getElementById("auth-key").focus();
+}
+
+document.getElementById("auth").addEventListener("submit", event => {
+  event.preventDefault();
+  const input = document.getElementById("auth-key");
+  if (input.value.trim()) sessionStorage.setItem(KEY_STORAGE, input.value.trim());
+  input.value = "";
+  event.target.hidden = true;
+  refresh();
+});
+
 async function refresh() {
   const status = document.getElementById("status");
+  if (!document.getElementById("auth").hidden) return;  // waiting for a key
   try {
-    const response = await fetch("/dashboard/data", {cache: "no-store"});
+    const response = await fetch("/dashboard/data", {cache: "no-store", headers: authHeaders()});
+    if (response.status === 401 || response.status === 403) {
+      const refused = await response.json().catch(() => ({}));
+      sessionStorage.removeItem(KEY_STORAGE);
+      askForKey(response.status === 401 ? "This server needs an API key (observe role):"
+                                        : `${refused.error || "This key may not read this"}.`);
+      status.textContent = "waiting for an API key";
+      return;
+    }
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
     const data = await response.json();
     document.getElementById("model").textContent = `model ${data.model}`;
     document.getElementById("policy").textContent = data.policy ?

@@ -1,0 +1,170 @@
+"""``EbbServer``: wiring and lifecycle of one gateway, and nothing else.
+
+Built from validated settings and model sources, it composes small parts: one served model per
+source (queue, batcher, worker pool), the dispatcher, one observer fan-out (metrics, dashboard,
+drift), one state snapshot read by metrics, autoscaler and dashboard, a controller per model,
+the REST and gRPC adapters, and background loops under one ``stopping`` event.
+
+Start-up: workers first, then the ports (so a ready port means a model that answers). Shutdown:
+refuse new work with 503 "shutting down", answer what was accepted, stop the workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from ebb import __version__
+from ebb.anomaly import ModelWatch
+from ebb.app.background import Background
+from ebb.app.http import HttpServer
+from ebb.app.models import serve_model
+from ebb.app.observers import DashboardRecorder, DriftRecorder, FanOut
+from ebb.app.pages import metrics_route, push_otlp, static_route
+from ebb.app.ports import BoundPorts, bind_grpc, bind_port
+from ebb.app.scaling import build_controllers
+from ebb.app.state import GatewayState
+from ebb.config import DEFAULT_HTTP_PORT, ServeSettings
+from ebb.core.clock import Clock
+from ebb.core.errors import Unavailable
+from ebb.core.types import ModelMetadata
+from ebb.dashboard.feed import DashboardFeed
+from ebb.dashboard.routes import dashboard_routes
+from ebb.dashboard.sampler import DashboardSampler
+from ebb.inference_log.wiring import open_inference_log
+from ebb.metrics.collectors import ServingCollector
+from ebb.metrics.exposition import new_registry
+from ebb.metrics.gpu import open_gpu_reader
+from ebb.metrics.instruments import AutoscalerMetrics, SecurityMetrics, ServingMetrics
+from ebb.metrics.otlp import OtlpExporter
+from ebb.protocol.asgi import apply_middleware
+from ebb.protocol.grpc_server import create_server
+from ebb.protocol.info import ServerInfo
+from ebb.protocol.openapi import openapi_document
+from ebb.protocol.rest import RestApp
+from ebb.runtime.base import ModelSource
+from ebb.security.tls import load_server_tls
+from ebb.security.wiring import build_security
+from ebb.serving.dispatcher import QueueDispatcher
+from ebb.serving.workers import worker_context
+
+log = logging.getLogger("ebb.app")
+
+WORKER_READY_TIMEOUT_S = 300.0
+SHUTDOWN_GRACE_S = 10.0
+
+
+class EbbServer:
+    def __init__(self, settings: ServeSettings, sources: Iterable[ModelSource],
+                 clock: Clock) -> None:
+        self.settings = settings
+        self.tls = load_server_tls(settings.tls_cert_file, settings.tls_key_file,
+                                   settings.tls_client_ca_file)
+        self.info = ServerInfo("ebb", __version__)
+        self.registry = new_registry()
+        self.security = build_security(settings, SecurityMetrics(self.registry), clock)
+        self._clock = clock
+        described = [(source, source.describe()) for source in sources]
+        self.metadata: tuple[ModelMetadata, ...] = tuple(meta for _, meta in described)
+        names = [meta.name for meta in self.metadata]
+        self.feeds = {name: DashboardFeed(name, clock.now()) for name in names}
+        self.watches = {name: ModelWatch() for name in names}
+        self.observer = FanOut((ServingMetrics(self.registry), DashboardRecorder(self.feeds),
+                                DriftRecorder(self.watches)))
+        context = worker_context()
+        self.models = {meta.name: serve_model(settings, source, meta, self.observer, context)
+                       for source, meta in described}
+        self.inference_log = open_inference_log(settings, self.registry)
+        hooks = (self.inference_log.hook,) if self.inference_log is not None else ()
+        self.dispatcher = QueueDispatcher(self.models, hooks=hooks)
+        self.state = GatewayState(self.models, self._anomalies)
+        gpu, gpu_note = open_gpu_reader()
+        log.log(logging.INFO if gpu else logging.DEBUG, "GPU metrics: %s", gpu_note)
+        self.registry.register(ServingCollector(self.state.snapshots, gpu))
+        pools = {name: served.pool for name, served in self.models.items()}
+        self.scaling = build_controllers(settings, pools, self.state.snapshot,
+                                         AutoscalerMetrics(self.registry), clock)
+        routes = {"/metrics": metrics_route(self.registry),
+                  "/openapi.json": static_route(openapi_document(self.info)),
+                  **dashboard_routes(self.feeds, self.scaling.decisions,
+                                     settings.policy if self.scaling.controllers else None,
+                                     settings.slo_ms)}
+        self.rest = RestApp(self.dispatcher, self.info, self.observer, self._max_bytes, routes)
+        self.background = Background()
+        self._http: HttpServer | None = None
+        self._grpc: Any = None
+        self.ports: BoundPorts | None = None
+
+    @property
+    def _max_bytes(self) -> int:
+        return int(self.settings.max_body_mb * 1024 * 1024)
+
+    def _anomalies(self, name: str) -> tuple[tuple[str, float, bool], ...]:
+        return tuple((signal, score, active)
+                     for signal, (score, active) in self.watches[name].latest.items())
+
+    async def start(self) -> BoundPorts:
+        """Start workers, wait for the first ones, then open the ports and the loops."""
+        settings = self.settings
+        initial = settings.initial_workers
+        for served in self.models.values():
+            served.pool.add(initial)
+        for served in self.models.values():
+            await served.pool.wait_ready(min(initial, 1), WORKER_READY_TIMEOUT_S)
+        http_socket, http_note = bind_port(settings.host, settings.http_port,
+                                           DEFAULT_HTTP_PORT, "HTTP")
+        self._http = HttpServer(apply_middleware(self.rest, self.security.middleware),
+                                self.tls.context if self.tls else None)
+        await self._http.start(http_socket)
+        self._grpc = create_server(self.dispatcher, self.info, self.observer, self._max_bytes,
+                                   self.security.interceptors)
+        grpc_port, grpc_note = bind_grpc(self._grpc, settings.host, settings.grpc_port,
+                                         self.tls.grpc_credentials() if self.tls else None)
+        await self._grpc.start()
+        self._start_loops()
+        notes = tuple(note for note in (http_note, grpc_note) if note)
+        self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
+        return self.ports
+
+    def _start_loops(self) -> None:
+        background, settings = self.background, self.settings
+        self.scaling.spawn(background)
+        self.security.spawn(background)
+        if settings.otlp_endpoint:
+            exporter = OtlpExporter(self.registry, settings.otlp_endpoint, "ebb")
+            background.spawn(push_otlp(exporter, settings.otlp_interval_s, background.stopping),
+                             "otlp")
+        sampler = DashboardSampler(self.feeds, self.watches, self.state.snapshot,
+                                   self.scaling.desired, self._clock)
+        background.spawn(sampler.run(background.stopping), "dashboard")
+        if self.inference_log is not None:
+            background.spawn(self.inference_log.run(background.stopping), "inference log")
+        if self.tls is not None:
+            background.spawn(self.tls.watch(background.stopping), "tls-files")
+
+    async def stop(self) -> None:
+        """Refuse new requests, answer the accepted ones, stop the workers."""
+        await self.background.stop()
+        for served in self.models.values():
+            served.queue.close()
+        await self._drain(SHUTDOWN_GRACE_S)
+        if self._http is not None:
+            await self._http.stop()
+        if self._grpc is not None:
+            await self._grpc.stop(grace=1.0)
+        for served in self.models.values():
+            served.queue.drain_all(Unavailable("server is shutting down"))
+            await served.pool.close()
+        if self.inference_log is not None:
+            await self.inference_log.close()  # after the drain: every answer is in the buffer
+
+    async def _drain(self, grace_s: float) -> None:
+        """Wait (bounded) until no model has queued or running requests."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace_s
+        while loop.time() < deadline and any(
+                served.queue.depth or served.pool.inflight for served in self.models.values()):
+            await asyncio.sleep(0.02)
+

@@ -1,0 +1,108 @@
+"""The real stores, SQLite and PostgreSQL: migrations, capture modes, queries and pruning."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+import time
+from typing import Any
+
+import numpy as np
+import psycopg
+import pytest
+
+from ebb.inference_log.queries import LogFilter
+from ebb.inference_log.rows import request_rows
+from ebb.inference_log.schema import MIGRATIONS
+from ebb.inference_log.store import open_store
+from ebb.inference_log.url import parse_database_url
+from tests.inference_log._records import INPUT, record
+
+
+def sql(url: str, statement: str) -> list[tuple[Any, ...]]:
+    """Run one statement with the driver directly, as a person auditing the log would."""
+    parsed = parse_database_url(url)
+    if parsed.engine == "sqlite":
+        with sqlite3.connect(parsed.target) as db:
+            return db.execute(statement).fetchall()
+    with psycopg.connect(parsed.target, autocommit=True) as conn:
+        cursor = conn.execute(statement)
+        return cursor.fetchall() if cursor.description else []
+
+
+async def test_migrations_create_the_schema_once(log_url: str) -> None:
+    for _ in range(2):  # the second start finds everything applied and changes nothing
+        store = open_store(parse_database_url(log_url))
+        await store.connect()
+        await store.close()
+    assert sql(log_url, "SELECT version FROM schema_migrations") == [
+        (migration.version,) for migration in MIGRATIONS]
+    for table in ("models", "model_versions", "requests", "tensors", "request_log"):
+        assert sql(log_url, f"SELECT count(*) FROM {table}") == [(0,)]
+
+
+async def test_a_newer_schema_is_refused(log_url: str) -> None:
+    store = open_store(parse_database_url(log_url))
+    await store.connect()
+    await store.close()
+    sql(log_url, "INSERT INTO schema_migrations (version, name) VALUES (999, 'future')")
+    with pytest.raises(ValueError, match=r"schema version\(s\) \[999\]"):
+        await open_store(parse_database_url(log_url)).connect()
+
+
+@pytest.mark.parametrize("capture", ["none", "hash", "full"])
+async def test_capture_modes_store_what_they_say(log_url: str, capture: Any) -> None:
+    store = open_store(parse_database_url(log_url))
+    await store.connect()
+    await store.write(request_rows([record(0), record(1, failed=True)], capture))
+    await store.close()
+    rows = sql(log_url, "SELECT t.direction, t.name, t.datatype, t.shape, t.digest, t.payload "
+                        "FROM tensors t JOIN requests r ON r.id = t.request_id "
+                        "ORDER BY r.client_request_id, t.direction")
+    assert [row[:4] for row in rows] == [("in", "INPUT0", "FP32", "[1, 16]"),
+                                         ("out", "OUTPUT0", "FP32", "[1, 16]"),
+                                         ("in", "INPUT0", "FP32", "[1, 16]")]
+    first_input = INPUT.tobytes()
+    digest, payload = rows[0][4], rows[0][5]
+    if capture == "none":
+        assert digest is None and payload is None
+    elif capture == "hash":
+        assert bytes(digest) == hashlib.sha256(first_input).digest() and payload is None
+    else:
+        assert digest is None
+        np.testing.assert_array_equal(np.frombuffer(bytes(payload), "<f4"), INPUT.ravel())
+        np.testing.assert_array_equal(np.frombuffer(bytes(rows[1][5]), "<f4"),
+                                      INPUT.ravel() * 2)
+
+
+async def test_models_and_versions_are_stored_once(log_url: str) -> None:
+    store = open_store(parse_database_url(log_url))
+    await store.connect()
+    for start in (0, 10):
+        await store.write(request_rows([record(start + i) for i in range(5)], "none"))
+    await store.write(request_rows([record(99, model="other")], "none"))
+    await store.close()
+    assert sql(log_url, "SELECT count(*) FROM requests") == [(11,)]
+    assert sql(log_url, "SELECT name FROM models ORDER BY name") == [("double",), ("other",)]
+    assert sql(log_url, "SELECT count(*) FROM model_versions") == [(2,)]
+    assert sql(log_url, "SELECT count(*) FROM request_log WHERE answered_at > received_at") == [
+        (11,)]
+
+
+async def test_query_filters_and_prune(log_url: str) -> None:
+    now = time.time()
+    old = [record(i, received_at=now - 10 * 86_400) for i in range(3)]
+    new = [record(10 + i, received_at=now - 60 * i) for i in range(4)]
+    store = open_store(parse_database_url(log_url))
+    await store.connect()
+    await store.write(request_rows([*old, *new, record(20, failed=True, model="other")], "none"))
+    recent = await store.query(LogFilter(since=now - 3600))
+    assert [entry.request_id for entry in recent] == ["r20", "r10", "r11", "r12", "r13"]
+    failed = await store.query(LogFilter(since=now - 3600, status=(400, 499)))
+    assert [(e.request_id, e.model, e.status, e.error) for e in failed] == [
+        ("r20", "other", 400, "bad input")]
+    assert len(await store.query(LogFilter(since=0, model="double", limit=2))) == 2
+    assert await store.prune(now - 86_400) == 3
+    assert len(await store.query(LogFilter(since=0))) == 5
+    await store.close()
+    assert sql(log_url, "SELECT count(*) FROM tensors") == [(9,)]
