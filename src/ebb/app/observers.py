@@ -6,7 +6,7 @@ of them, so adding a listener (an audit sink, a tracer) is a line in the app fac
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 import numpy as np
@@ -21,30 +21,48 @@ class Observer(ServingObserver, RequestRecorder, Protocol):
 
 
 class FanOut(NullObserver):
+    """Passes each event to every observer that handles it.
+
+    The hot path reports every request, so the handlers are gathered once: an observer that
+    inherits ``NullObserver``'s no-op for an event is not called for it.
+    """
+
     def __init__(self, observers: tuple[Observer, ...]) -> None:
         self._observers = observers
+        self._request_done = _handlers(observers, "request_done")
+        self._batch_done = _handlers(observers, "batch_done")
+        self._worker_started = _handlers(observers, "worker_started")
+        self._worker_restarted = _handlers(observers, "worker_restarted")
+        self._batch_sample = _handlers(observers, "batch_sample")
 
     def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None:
-        for observer in self._observers:
-            observer.request_done(model, protocol, code, seconds)
+        for handler in self._request_done:
+            handler(model, protocol, code, seconds)
 
     def batch_done(self, model: str, requests: int, rows: int, seconds: float,
                    queue_waits: list[float]) -> None:
-        for observer in self._observers:
-            observer.batch_done(model, requests, rows, seconds, queue_waits)
+        for handler in self._batch_done:
+            handler(model, requests, rows, seconds, queue_waits)
 
     def worker_started(self, model: str, seconds: float) -> None:
-        for observer in self._observers:
-            observer.worker_started(model, seconds)
+        for handler in self._worker_started:
+            handler(model, seconds)
 
     def worker_restarted(self, model: str) -> None:
-        for observer in self._observers:
-            observer.worker_restarted(model)
+        for handler in self._worker_restarted:
+            handler(model)
 
     def batch_sample(self, model: str, inputs: Mapping[str, np.ndarray],
                      outputs: Mapping[str, np.ndarray]) -> None:
-        for observer in self._observers:
-            observer.batch_sample(model, inputs, outputs)
+        for handler in self._batch_sample:
+            handler(model, inputs, outputs)
+
+
+def _handlers(observers: tuple[Observer, ...], event: str) -> tuple[Callable[..., None], ...]:
+    """Each observer's bound method for `event`, skipping inherited no-ops."""
+    noop = getattr(NullObserver, event)
+    return tuple(getattr(observer, event) for observer in observers
+                 if getattr(type(observer), event, None) is not noop)
 
 
 class DashboardRecorder(NullObserver):

@@ -19,6 +19,7 @@ from typing import Any
 from ebb import __version__
 from ebb.anomaly import ModelWatch
 from ebb.app.background import Background
+from ebb.app.heap import settle_heap
 from ebb.app.http import HttpServer
 from ebb.app.models import serve_model
 from ebb.app.observers import DashboardRecorder, DriftRecorder, FanOut
@@ -124,6 +125,7 @@ class EbbServer:
                                          self.tls.grpc_credentials() if self.tls else None)
         await self._grpc.start()
         self._start_loops()
+        settle_heap()
         notes = tuple(note for note in (http_note, grpc_note) if note)
         self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
         return self.ports
