@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 MODEL ?=
 ARGS ?=
 
-.PHONY: run test lint bench-serving clean deps-system
+.PHONY: run test lint bench-serving clean deps-system image
 
 $(BIN)/ebb: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,8 @@ run: $(BIN)/ebb
 # System tools the suite runs for real: Prometheus and promtool, wrk, Chromium (for the dashboard
 # page), PostgreSQL (initdb, off PATH under /usr/lib/postgresql/*/bin, for the inference log).
 # Debian packages, installed only when missing.
-SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium
+SYSTEM_TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium \
+	kubectl:kubernetes-client
 deps-system:
 	@missing=""; for pair in $(SYSTEM_TOOLS); do \
 	  command -v $${pair%%:*} >/dev/null 2>&1 || missing="$$missing $${pair##*:}"; done; \
@@ -41,6 +42,16 @@ test: $(VENV)/.test-installed deps-system
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The container image (Containerfile), with podman or docker, whichever is installed.
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+IMAGE ?= ebb:$(VERSION)
+image:
+	@engine=$$(command -v podman || command -v docker); \
+	if [ -z "$$engine" ]; then \
+	  echo "make image: needs podman or docker, and neither is installed"; exit 1; fi; \
+	echo "$$engine build -f Containerfile -t $(IMAGE) ."; \
+	$$engine build -f Containerfile -t $(IMAGE) .
 
 bench-serving: $(VENV)/.test-installed
 	$(BIN)/python bench/serving.py

@@ -93,6 +93,14 @@ def _add_tool_commands(commands: Any) -> None:
     keys.add_arguments(parser)
     parser.set_defaults(handler=keys.run)
 
+    from ebb.kubernetes.controller import command as controller
+
+    controller.register(commands)
+
+    from ebb.kubernetes import command as k8s
+
+    k8s.register(commands)
+
 
 def add_settings_flags(parser: argparse.ArgumentParser, settings: type[BaseModel],
                        skip: tuple[str, ...]) -> None:
@@ -115,6 +123,8 @@ def add_settings_flags(parser: argparse.ArgumentParser, settings: type[BaseModel
             parser.add_argument(flag, action="store_true", default=None, help=text)
         elif get_origin(kind) is Literal:
             parser.add_argument(flag, choices=get_args(kind), default=None, help=text)
+        elif get_origin(field.annotation) is list:
+            parser.add_argument(flag, action="append", default=None, help=field.description)
         elif name == "policy":
             parser.add_argument(flag, choices=POLICY_NAMES, default=None, help=text)
         else:
@@ -176,8 +186,13 @@ async def _run_server(settings: ServeSettings) -> None:
     server = EbbServer(settings, [source], MonotonicClock())
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        server.shutdown.begin()  # readiness off at once; a second signal skips the pause
+        stop.set()
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal)
     prometheus: Any = None
     try:
         ports = await server.start()
@@ -194,7 +209,7 @@ async def _run_server(settings: ServeSettings) -> None:
             print(f"  Prometheus {prometheus.url} (scraping every 1 s, Ebb's rules loaded)",
                   flush=True)
         await stop.wait()
-        print("ebb: shutting down: finishing accepted requests", file=sys.stderr, flush=True)
+        print(f"ebb: shutting down: {server.shutdown.describe()}", file=sys.stderr, flush=True)
     finally:
         if prometheus is not None:
             prometheus.stop()

@@ -65,7 +65,37 @@ class ServeSettings(BaseSettings):
                                 description="Requests waiting before new ones get 503.")
     request_timeout_ms: float = Field(30_000, ge=0, le=3_600_000,
                                       description="Default deadline; 0: none.")
+    max_batch_runtime_s: float = Field(
+        60.0, gt=0, le=86_400, description="A batch running longer has its worker killed and "
+        "replaced, whatever its requests' deadlines (which also stop a batch).")
+    prestop_s: float | None = Field(
+        None, ge=0, le=3600, description="After SIGTERM/SIGINT, keep serving this long with "
+        "readiness off so that load balancers stop routing here, then drain (default: 5 on a "
+        "non-loopback address, as a pod; 0 on loopback, so Ctrl-C is quick).")
+    drain_timeout_s: float = Field(
+        30.0, ge=0, le=3600, description="Longest wait, once no longer accepting, for queued "
+        "and running requests; those still waiting then get 503 with Retry-After.")
     max_body_mb: float = Field(64, gt=0, le=4096, description="Largest request body.")
+    max_inflight_request_mb: float = Field(
+        256, gt=0, le=1_048_576, description="Request bytes all requests in flight may hold "
+        "together (JSON counted at its parsing cost, ~24x); beyond it: 503 with Retry-After.")
+    max_header_kb: float = Field(64, gt=0, le=16_384, description="Largest request line and "
+                                 "headers of one HTTP request; over it: 431.")
+    header_timeout_s: float = Field(10.0, gt=0, le=3600, description="Time an HTTP request's "
+                                    "headers may take to arrive; over it: 408, connection closed.")
+    body_timeout_s: float = Field(60.0, gt=0, le=86_400, description="Time an HTTP request's "
+                                  "body may take to arrive; over it: 408, connection closed.")
+    keep_alive_s: int = Field(75, ge=1, le=86_400, description="Idle time before an HTTP "
+                              "keep-alive connection is closed (above balancers' and client "
+                              "pools' idle timeouts); advertised in a Keep-Alive header.")
+    max_connections: int = Field(10_000, ge=1, le=1_000_000, description="Open HTTP "
+                                 "connections served; requests on more get 503 and a close.")
+    cors_origin: list[str] = Field(default_factory=list, description="Let web pages from this "
+                                   "origin call the API (CORS; repeatable; * for any). Off by "
+                                   "default.")
+    allowed_host: list[str] = Field(default_factory=list, description="Also answer requests "
+                                    "whose Host is this name (repeatable; any port). Bound to "
+                                    "loopback, only localhost, 127.0.0.1, [::1] and --host are.")
     trust_pickle: bool = Field(False, description="Allow loading pickled (scikit-learn) models.")
     otlp_endpoint: str | None = Field(
         None, pattern=r"^https?://", description="Push metrics as OTLP/HTTP to this collector "
@@ -153,6 +183,15 @@ class ServeSettings(BaseSettings):
         if self.rate_limit_burst is not None and self.rate_limit is None:
             raise ValueError("--rate-limit-burst needs --rate-limit")
         return self
+
+    @property
+    def prestop_seconds(self) -> float:
+        """--prestop-s, or its default: 5 s (Kubernetes' usual preStop pause) when clients may
+        come through a load balancer, 0 on a loopback address, where none routes."""
+        if self.prestop_s is not None:
+            return self.prestop_s
+        loopback = self.host in ("localhost", "::1") or self.host.startswith("127.")
+        return 0.0 if loopback else 5.0
 
     @property
     def autoscaling(self) -> bool:

@@ -30,10 +30,10 @@ async def test_serves_and_one_snapshot_feeds_metrics_and_autoscaler() -> None:
                 assert answer.status_code == 200
                 assert answer.json()["outputs"][0]["data"] == [2.0] * 16
             metrics = (await http.get("/metrics")).text
-            assert 'ebb_queue_admissions_total{model="double"} 3.0' in metrics
+            assert 'ebb_queue_admissions_total{model="double"} 4.0' in metrics  # + warm-up
             assert (await http.get("/dashboard/data?model=double")).json()["policy"] == "ebb"
         snapshot = server.state.snapshot("double")
-        assert snapshot.admissions == 3 and snapshot.completions == 3 and snapshot.ready == 1
+        assert snapshot.admissions == 4 and snapshot.completions == 4 and snapshot.ready == 1
         record = await server.scaling.controllers["double"].step()
         assert record.current == 1 and record.queue_depth == 0
     finally:

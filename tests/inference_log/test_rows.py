@@ -11,7 +11,7 @@ from ebb.config import ConfigError, load_settings
 from ebb.core.types import Tensor
 from ebb.inference_log.backoff import backoff_delay
 from ebb.inference_log.queries import parse_since, parse_status
-from ebb.inference_log.rows import request_row, tensor_bytes
+from ebb.inference_log.rows import request_row, signature_key, signature_rows, tensor_bytes
 from ebb.inference_log.sampling import Sampler
 from ebb.inference_log.url import parse_database_url
 from tests.inference_log._records import INPUT, record
@@ -22,16 +22,35 @@ def test_metadata_row_of_an_answered_request() -> None:
     assert (row.model, row.version, row.client_request_id, row.status, row.batch_size) == (
         "double", "1", "r0", 200, 3)
     assert (row.latency_s, row.queue_wait_s, row.inference_s) == (0.004, 0.001, 0.002)
-    assert row.error is None and row.api_key_id is None
-    assert [(t.direction, t.name, t.shape, t.digest, t.payload) for t in row.tensors] == [
-        ("in", "INPUT0", "[1, 16]", None, None), ("out", "OUTPUT0", "[1, 16]", None, None)]
+    assert row.error is None and row.api_key_id is None and row.protocol == "rest"
+    assert row.payloads == ()
+    assert [(t.direction, t.position, t.name, t.datatype, t.shape)
+            for t in signature_rows(row.signature)] == [
+        ("in", 0, "INPUT0", "FP32", "[1, 16]"), ("out", 0, "OUTPUT0", "FP32", "[1, 16]")]
+
+
+def test_the_caller_is_carried_into_the_row() -> None:
+    row = request_row(record(0, protocol="grpc", principal="ci-bot"), "none")
+    assert (row.protocol, row.api_key_id) == ("grpc", "ci-bot")
+
+
+def test_requests_alike_share_one_signature_and_keys_are_unambiguous() -> None:
+    first, second = request_row(record(0), "none"), request_row(record(7), "full")
+    assert first.signature == second.signature and hash(first.signature)
+    failed = request_row(record(0, failed=True), "none")
+    assert failed.signature != first.signature
+    assert signature_key(first.signature) == (
+        "in|0|FP32|[1, 16]|6|INPUT0\nout|0|FP32|[1, 16]|7|OUTPUT0")
+    tricky = ((("a|1|x", "FP32", (1,)),), ())
+    plain = ((("a", "FP32", (1,)),), ())
+    assert signature_key(tricky) != signature_key(plain)
 
 
 def test_failed_request_keeps_its_error_and_inputs_only() -> None:
     row = request_row(record(0, failed=True), "hash")
     assert (row.status, row.error, row.version) == (400, "bad input", "")
-    assert [t.direction for t in row.tensors] == ["in"]
-    assert row.tensors[0].digest == hashlib.sha256(INPUT.tobytes()).digest()
+    assert [t.direction for t in signature_rows(row.signature)] == ["in"]
+    assert row.payloads == (("in", 0, hashlib.sha256(INPUT.tobytes()).digest(), None),)
 
 
 def test_full_payloads_are_little_endian_and_bytes_are_length_prefixed() -> None:

@@ -13,7 +13,7 @@ import pytest
 
 from ebb.inference_log.queries import LogFilter
 from ebb.inference_log.rows import request_rows
-from ebb.inference_log.schema import MIGRATIONS
+from ebb.inference_log.schema import BOOTSTRAP, MIGRATIONS
 from ebb.inference_log.store import open_store
 from ebb.inference_log.url import parse_database_url
 from tests.inference_log._records import INPUT, record
@@ -37,8 +37,43 @@ async def test_migrations_create_the_schema_once(log_url: str) -> None:
         await store.close()
     assert sql(log_url, "SELECT version FROM schema_migrations") == [
         (migration.version,) for migration in MIGRATIONS]
-    for table in ("models", "model_versions", "requests", "tensors", "request_log"):
+    for table in ("models", "model_versions", "requests", "tensors", "request_log",
+                  "signatures", "signature_tensors", "tensor_data"):
         assert sql(log_url, f"SELECT count(*) FROM {table}") == [(0,)]
+    assert sql(log_url, "SELECT name FROM protocols ORDER BY id") == [
+        ("rest",), ("rest_v1",), ("grpc",)]
+
+
+async def test_migration_2_moves_version_1_tensors_into_signatures(log_url: str) -> None:
+    engine = parse_database_url(log_url).engine
+    blob = "x'00ff'" if engine == "sqlite" else "'\\x00ff'::bytea"
+    for statement in (BOOTSTRAP[engine], *MIGRATIONS[0].statements[engine],
+                      "INSERT INTO schema_migrations (version, name) VALUES (1, 'v1')",
+                      "INSERT INTO models (name) VALUES ('double')",
+                      "INSERT INTO model_versions (model_id, version) VALUES (1, '1')",
+                      *[f"INSERT INTO requests (client_request_id, model_version_id, "
+                        f"received_at, status, latency_s, queue_wait_s, inference_s, "
+                        f"batch_size) VALUES ('old{i}', 1, "
+                        f"{'1e9' if engine == 'sqlite' else 'now()'}, 200, 0.1, 0, 0, 1)"
+                        for i in (1, 2, 3)],
+                      "INSERT INTO tensors VALUES (1, 'in', 0, 'INPUT0', 'FP32', '[1, 16]', "
+                      f"NULL, {blob}), (1, 'out', 0, 'OUTPUT0', 'FP32', '[1, 16]', NULL, NULL),"
+                      " (2, 'out', 0, 'OUTPUT0', 'FP32', '[1, 16]', NULL, NULL),"
+                      " (2, 'in', 0, 'INPUT0', 'FP32', '[1, 16]', NULL, NULL),"
+                      " (3, 'in', 0, 'INPUT0', 'FP32', '[2, 16]', NULL, NULL)"):
+        sql(log_url, statement)
+    store = open_store(parse_database_url(log_url))
+    await store.connect()
+    await store.write(request_rows([record(0)], "none"))  # the same signature as old1, old2
+    await store.close()
+    assert sql(log_url, "SELECT count(*) FROM signatures") == [(2,)]
+    assert sql(log_url, "SELECT count(DISTINCT signature_id) FROM requests") == [(2,)]
+    assert sql(log_url, "SELECT request_id, direction, shape, payload IS NOT NULL FROM tensors "
+                        "ORDER BY request_id, direction") == [
+        (1, "in", "[1, 16]", True), (1, "out", "[1, 16]", False),
+        (2, "in", "[1, 16]", False), (2, "out", "[1, 16]", False),
+        (3, "in", "[2, 16]", False), (4, "in", "[1, 16]", False),
+        (4, "out", "[1, 16]", False)]
 
 
 async def test_a_newer_schema_is_refused(log_url: str) -> None:

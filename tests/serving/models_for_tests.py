@@ -47,3 +47,18 @@ class RaisesOnNegative(_Base):
         if (inputs["INPUT0"] < 0).any():
             raise ValueError("negative readings are not allowed")
         return {"OUTPUT0": inputs["INPUT0"]}
+
+
+class FailsFirstCall(_Base):
+    """Raises on the first inference of each process, like a lazy initialisation that fails."""
+
+    name = "fails_first"
+
+    def __init__(self) -> None:
+        self._calls = 0
+
+    def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self._calls += 1
+        if self._calls == 1:
+            raise RuntimeError("CUDA kernels not loaded yet")
+        return {"OUTPUT0": inputs["INPUT0"]}

@@ -91,7 +91,7 @@ async def test_cancelled_waiter_loses_nothing_and_passes_the_wake_on() -> None:
     assert await asyncio.wait_for(staying, 2) == [item]
 
 
-async def test_requeued_batch_goes_first() -> None:
+async def test_requeued_requests_go_first_and_one_by_one() -> None:
     loop = asyncio.get_running_loop()
     queue = ModelQueue(BatchPolicy(2, 0.0), max_size=10)
     old = [_pending(loop) for _ in range(2)]
@@ -101,5 +101,33 @@ async def test_requeued_batch_goes_first() -> None:
     assert taken is not None
     newer = _pending(loop)
     queue.put(newer, None)
-    queue.requeue_front(taken)
-    assert queue.take_ready_batch(loop.time() + 1) == old
+    queue.requeue_alone(taken)
+    assert queue.depth == 3
+    assert queue.take_ready_batch(loop.time() + 1) == [old[0]]
+    assert queue.take_ready_batch(loop.time() + 1) == [old[1]]
+    assert queue.take_ready_batch(loop.time() + 1) == [newer]
+    assert queue.depth == 0
+
+
+async def test_deadline_answers_a_running_request_504() -> None:
+    loop = asyncio.get_running_loop()
+    queue = ModelQueue(BatchPolicy(1, 0.0), max_size=10)
+    item = _pending(loop)
+    queue.put(item, loop.time() + 0.05)
+    assert queue.take_ready_batch(loop.time()) == [item]
+    with pytest.raises(DeadlineExceeded, match="without an answer from the model"):
+        await asyncio.wait_for(item.future, 2)
+    assert queue.expired == 1 and queue.depth == 0
+
+
+async def test_deadline_of_a_requeued_request_still_runs() -> None:
+    loop = asyncio.get_running_loop()
+    queue = ModelQueue(BatchPolicy(4, 0.0), max_size=10)
+    item = _pending(loop)
+    queue.put(item, loop.time() + 0.05)
+    taken = queue.take_ready_batch(loop.time())
+    assert taken == [item]
+    queue.requeue_alone(taken)
+    with pytest.raises(DeadlineExceeded, match="waiting in the queue"):
+        await asyncio.wait_for(item.future, 2)
+    assert queue.depth == 0 and queue.take_ready_batch(loop.time()) is None

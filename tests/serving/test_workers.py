@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ebb.core.errors import ModelError, Unavailable
+from ebb.core.errors import ModelError
 from ebb.core.types import InferRequest, Tensor
 from ebb.runtime.loaders import resolve
 from ebb.runtime.python_class import PythonClassSource
@@ -95,14 +95,15 @@ async def test_worker_dying_mid_batch_is_replaced_and_batch_retried(
     await served.pool.wait_ready(1, 60)
 
 
-async def test_request_that_kills_every_worker_fails_after_one_retry(make_model: Factory
-                                                                     ) -> None:
+async def test_request_that_kills_its_worker_alone_is_poison_and_not_retried(
+        make_model: Factory) -> None:
     served = make_model("tests.serving.models_for_tests:AlwaysDies", workers=1)
     await served.pool.wait_ready(1, 60)
     dispatcher = QueueDispatcher({"always_dies": served})
-    with pytest.raises(Unavailable, match="died twice"):
+    with pytest.raises(ModelError, match=r"exit code 17.*not retried"):
         await asyncio.wait_for(dispatcher.infer(_request("always_dies", 1)), 60)
-    assert served.stats.worker_restarts == 2
+    assert served.stats.worker_restarts == 1
+    assert served.stats.poison_requests == 1
 
 
 async def test_model_error_is_reported_and_the_worker_keeps_serving(make_model: Factory) -> None:

@@ -21,4 +21,7 @@ def serve_model(settings: ServeSettings, source: ModelSource, metadata: ModelMet
         source, metadata, policy, settings.max_queue_size,
         default_timeout_s=settings.request_timeout_ms / 1000 or None,
         scale_from_zero=settings.autoscaling and (settings.min_workers or 0) == 0,
-        observer=observer, context=context)
+        observer=observer, context=context, max_batch_runtime_s=settings.max_batch_runtime_s,
+        # Starting with no worker (scale from zero), the first request pays the cold start
+        # anyway: a warm-up at start-up would only start a worker nobody asked for.
+        warmed=settings.initial_workers == 0)

@@ -5,8 +5,9 @@ source (queue, batcher, worker pool), the dispatcher, one observer fan-out (metr
 drift), one state snapshot read by metrics, autoscaler and dashboard, a controller per model,
 the REST and gRPC adapters, and background loops under one ``stopping`` event.
 
-Start-up: workers first, then the ports (so a ready port means a model that answers). Shutdown:
-refuse new work with 503 "shutting down", answer what was accepted, stop the workers.
+Start-up: workers first, then a warm-up inference per model (``ebb.serving.warmup``; readiness
+waits for it), then the ports. Shutdown: ``ebb.app.shutdown`` (readiness off at once, a pause
+for load balancers, stop accepting, drain, stop the workers).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from ebb import __version__
 from ebb.anomaly import ModelWatch
 from ebb.app.background import Background
+from ebb.app.guards import browser_guard, request_budget, wire_limits
 from ebb.app.heap import settle_heap
 from ebb.app.http import HttpServer
 from ebb.app.models import serve_model
@@ -26,10 +28,10 @@ from ebb.app.observers import DashboardRecorder, DriftRecorder, FanOut
 from ebb.app.pages import metrics_route, push_otlp, static_route
 from ebb.app.ports import BoundPorts, bind_grpc, bind_port
 from ebb.app.scaling import build_controllers
+from ebb.app.shutdown import Shutdown
 from ebb.app.state import GatewayState
 from ebb.config import DEFAULT_HTTP_PORT, ServeSettings
 from ebb.core.clock import Clock
-from ebb.core.errors import Unavailable
 from ebb.core.types import ModelMetadata
 from ebb.dashboard.feed import DashboardFeed
 from ebb.dashboard.routes import dashboard_routes
@@ -49,12 +51,14 @@ from ebb.runtime.base import ModelSource
 from ebb.security.tls import load_server_tls
 from ebb.security.wiring import build_security
 from ebb.serving.dispatcher import QueueDispatcher
+from ebb.serving.warmup import warm_up
 from ebb.serving.workers import worker_context
 
 log = logging.getLogger("ebb.app")
 
 WORKER_READY_TIMEOUT_S = 300.0
-SHUTDOWN_GRACE_S = 10.0
+WARM_UP_WAIT_S = 30.0
+"""Start-up waits this long for the warm-ups; a model still not warm stays unready (retrying)."""
 
 
 class EbbServer:
@@ -92,8 +96,12 @@ class EbbServer:
                   **dashboard_routes(self.feeds, self.scaling.decisions,
                                      settings.policy if self.scaling.controllers else None,
                                      settings.slo_ms)}
-        self.rest = RestApp(self.dispatcher, self.info, self.observer, self._max_bytes, routes)
+        self.budget = request_budget(settings)  # request bytes in flight, REST and gRPC
+        self.rest = RestApp(self.dispatcher, self.info, self.observer, self._max_bytes, routes,
+                            self.budget)
         self.background = Background()
+        self.shutdown = Shutdown(self.dispatcher, self.models, settings.prestop_seconds,
+                                 settings.drain_timeout_s)
         self._http: HttpServer | None = None
         self._grpc: Any = None
         self.ports: BoundPorts | None = None
@@ -114,13 +122,15 @@ class EbbServer:
             served.pool.add(initial)
         for served in self.models.values():
             await served.pool.wait_ready(min(initial, 1), WORKER_READY_TIMEOUT_S)
+        await self._warm_up()
         http_socket, http_note = bind_port(settings.host, settings.http_port,
                                            DEFAULT_HTTP_PORT, "HTTP")
-        self._http = HttpServer(apply_middleware(self.rest, self.security.middleware),
-                                self.tls.context if self.tls else None)
+        self._http = HttpServer(
+            apply_middleware(self.rest, [*browser_guard(settings), *self.security.middleware]),
+            self.tls.context if self.tls else None, wire_limits(settings))
         await self._http.start(http_socket)
         self._grpc = create_server(self.dispatcher, self.info, self.observer, self._max_bytes,
-                                   self.security.interceptors)
+                                   self.security.interceptors, self.budget)
         grpc_port, grpc_note = bind_grpc(self._grpc, settings.host, settings.grpc_port,
                                          self.tls.grpc_credentials() if self.tls else None)
         await self._grpc.start()
@@ -146,27 +156,28 @@ class EbbServer:
         if self.tls is not None:
             background.spawn(self.tls.watch(background.stopping), "tls-files")
 
+    async def _warm_up(self) -> None:
+        timeout_s = self.settings.request_timeout_ms / 1000 or None
+        tasks = [self.background.spawn(warm_up(served, timeout_s, self.background.stopping),
+                                       f"warm-up {name}")
+                 for name, served in self.models.items() if not served.warmed]
+        if tasks:
+            await asyncio.wait(tasks, timeout=WARM_UP_WAIT_S)
+
     async def stop(self) -> None:
-        """Refuse new requests, answer the accepted ones, stop the workers."""
-        await self.background.stop()
-        for served in self.models.values():
-            served.queue.close()
-        await self._drain(SHUTDOWN_GRACE_S)
-        if self._http is not None:
-            await self._http.stop()
-        if self._grpc is not None:
-            await self._grpc.stop(grace=1.0)
-        for served in self.models.values():
-            served.queue.drain_all(Unavailable("server is shutting down"))
-            await served.pool.close()
+        """The shutdown sequence (``ebb.app.shutdown``); no pause when start-up never ended."""
+        if self.ports is None:
+            self.shutdown.prestop_s = 0.0
+        await self.shutdown.run(self._stop_http, self._stop_grpc, self.background.stop)
         if self.inference_log is not None:
             await self.inference_log.close()  # after the drain: every answer is in the buffer
 
-    async def _drain(self, grace_s: float) -> None:
-        """Wait (bounded) until no model has queued or running requests."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + grace_s
-        while loop.time() < deadline and any(
-                served.queue.depth or served.pool.inflight for served in self.models.values()):
-            await asyncio.sleep(0.02)
+    async def _stop_http(self) -> None:
+        if self._http is not None:
+            self._http.close_idle()  # idle keep-alives close now, busy ones after their answer
+            await self._http.stop()
+
+    async def _stop_grpc(self, grace_s: float) -> None:
+        if self._grpc is not None:
+            await self._grpc.stop(grace=grace_s)
 

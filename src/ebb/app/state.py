@@ -30,7 +30,8 @@ class GatewayState:
             workers=tuple(WorkerSample(w.id, w.pid) for w in served.pool.workers
                           if w.pid is not None),
             anomalies=self._anomalies(name), completions=stats.completions,
-            batches=stats.batches, batch_seconds=stats.batch_seconds)
+            batches=stats.batches, batch_seconds=stats.batch_seconds,
+            poison_requests=stats.poison_requests, watchdog_kills=stats.watchdog_kills)
 
     def snapshots(self) -> list[ModelSnapshot]:
         return [self.snapshot(name) for name in self._models]

@@ -74,6 +74,10 @@ class InferenceRecord:
     """From receipt by the dispatcher to the answer or the error."""
     batch_size: int
     """Requests in the batch that answered it; 0 when it never reached a worker."""
+    protocol: str
+    """The protocol it came in over ("rest", "rest_v1", "grpc"; "" when called in-process)."""
+    principal: str | None
+    """The id of the API key that authenticated it; None when keys are off."""
 
 
 InferenceHook = Callable[[InferenceRecord], None]

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from ebb.core.caller import principal, protocol
 from ebb.core.dispatch import HookRunner, InferenceHook, InferenceRecord, select_outputs, status_of
 from ebb.core.errors import DeadlineExceeded, ModelNotFound
 from ebb.core.types import InferRequest, InferResponse, ModelMetadata
@@ -86,7 +87,7 @@ class FakeDispatcher:
             if self._hooks.hooks:
                 self._hooks(InferenceRecord(
                     request, response, error, status_of(error), received_at, 0.0, inference_s,
-                    time.perf_counter() - started, batch_size))
+                    time.perf_counter() - started, batch_size, protocol(), principal()))
 
 
 async def _hang(timeout_s: float | None) -> None:

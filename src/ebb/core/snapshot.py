@@ -41,3 +41,7 @@ class ModelSnapshot:
     batches: int = 0
     batch_seconds: float = 0.0
     """Worker wall time spent on batches, cumulative."""
+    poison_requests: int = 0
+    """Requests answered 500 because they made a worker die alone, cumulative."""
+    watchdog_kills: int = 0
+    """Workers killed because a batch overran its deadline or the runtime limit, cumulative."""

@@ -25,7 +25,9 @@ class StoreUnavailable(Exception):
 
 class LogStore(Protocol):
     async def connect(self) -> None:
-        """Open the connection and bring the schema up to date (migrations run once each)."""
+        """Make the store usable: open it if needed, bring the schema up to date (migrations
+        run once each), and raise ``StoreUnavailable`` when the database cannot be reached.
+        Called again after a ``StoreUnavailable``, to find out whether it is back."""
 
     async def write(self, rows: Sequence[RequestRow]) -> None:
         """Insert requests and their tensors in one transaction: all of them or none."""
@@ -36,4 +38,4 @@ class LogStore(Protocol):
     async def query(self, where: LogFilter) -> list[LogEntry]: ...
 
     async def close(self) -> None:
-        """Close the connection; safe to call when it is closed or broken."""
+        """Close the connection (or pool), for good; safe to call when closed or broken."""

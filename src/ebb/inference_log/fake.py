@@ -62,4 +62,5 @@ def _matches(row: RequestRow, where: LogFilter) -> bool:
 
 def _entry(row: RequestRow) -> LogEntry:
     return LogEntry(row.received_at, row.client_request_id, row.model, row.version, row.status,
-                    row.latency_s, row.queue_wait_s, row.inference_s, row.batch_size, row.error)
+                    row.latency_s, row.queue_wait_s, row.inference_s, row.batch_size, row.error,
+                    row.protocol or None, row.api_key_id)

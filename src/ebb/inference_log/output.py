@@ -16,8 +16,8 @@ from typing import Any
 
 from ebb.inference_log.queries import ENTRY_COLUMNS, LogEntry
 
-TABLE_HEADER = ("received_at (UTC)", "request_id", "model", "version", "status", "latency_ms",
-                "queue_ms", "infer_ms", "batch", "error")
+TABLE_HEADER = ("received_at (UTC)", "request_id", "model", "version", "protocol", "key",
+                "status", "latency_ms", "queue_ms", "infer_ms", "batch", "error")
 MAX_ERROR_CELL = 60
 
 
@@ -26,10 +26,7 @@ def iso_time(seconds: float) -> str:
 
 
 def _record(entry: LogEntry) -> dict[str, Any]:
-    values = dict(zip(ENTRY_COLUMNS, (
-        entry.received_at, entry.request_id, entry.model, entry.version, entry.status,
-        entry.latency_s, entry.queue_wait_s, entry.inference_s, entry.batch_size, entry.error),
-        strict=True))
+    values = {name: getattr(entry, name) for name in ENTRY_COLUMNS}
     values["received_at"] = iso_time(entry.received_at)
     return values
 
@@ -37,7 +34,8 @@ def _record(entry: LogEntry) -> dict[str, Any]:
 def as_table(entries: Sequence[LogEntry]) -> str:
     rows = [TABLE_HEADER] + [(
         iso_time(e.received_at).replace("+00:00", ""), e.request_id or "-", e.model,
-        e.version or "-", str(e.status), f"{e.latency_s * 1000:.2f}",
+        e.version or "-", e.protocol or "-", e.api_key_id or "-", str(e.status),
+        f"{e.latency_s * 1000:.2f}",
         f"{e.queue_wait_s * 1000:.2f}", f"{e.inference_s * 1000:.2f}", str(e.batch_size),
         (e.error or "")[:MAX_ERROR_CELL]) for e in entries]
     widths = [max(len(row[column]) for row in rows) for column in range(len(TABLE_HEADER))]
@@ -67,7 +65,8 @@ def write_parquet(entries: Sequence[LogEntry], path: Path) -> None:
         ("received_at", pa.timestamp("us", tz="UTC")), ("request_id", pa.string()),
         ("model", pa.string()), ("version", pa.string()), ("status", pa.int32()),
         ("latency_s", pa.float64()), ("queue_wait_s", pa.float64()),
-        ("inference_s", pa.float64()), ("batch_size", pa.int32()), ("error", pa.string())])
+        ("inference_s", pa.float64()), ("batch_size", pa.int32()), ("error", pa.string()),
+        ("protocol", pa.string()), ("api_key_id", pa.string())])
     columns: dict[str, list[Any]] = {name: [] for name in ENTRY_COLUMNS}
     for entry in entries:
         for name in ENTRY_COLUMNS:

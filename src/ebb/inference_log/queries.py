@@ -11,14 +11,14 @@ from dataclasses import dataclass
 
 from ebb.inference_log.url import Engine
 
-REQUEST_COLUMNS = ("id", "model_version_id", "client_request_id", "received_at", "status",
+REQUEST_COLUMNS = ("model_version_id", "client_request_id", "received_at", "status",
                    "latency_s", "queue_wait_s", "inference_s", "batch_size", "error",
-                   "api_key_id")
-"""In the order of ``RequestRow`` fields 2 to 10, after the two ids."""
-TENSOR_COLUMNS = ("request_id", "direction", "position", "name", "datatype", "shape", "digest",
-                  "payload")
+                   "api_key_id", "protocol_id", "signature_id")
+"""After ``id``: ``RequestRow`` fields 2 to 10 between the version and the protocol."""
+PAYLOAD_COLUMNS = ("request_id", "direction", "position", "digest", "payload")
+SIGNATURE_COLUMNS = ("signature_id", "direction", "position", "name", "datatype", "shape")
 ENTRY_COLUMNS = ("received_at", "request_id", "model", "version", "status", "latency_s",
-                 "queue_wait_s", "inference_s", "batch_size", "error")
+                 "queue_wait_s", "inference_s", "batch_size", "error", "protocol", "api_key_id")
 
 _SINCE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86_400, "w": 604_800}
@@ -74,6 +74,9 @@ class LogEntry:
     inference_s: float
     batch_size: int
     error: str | None
+    protocol: str | None
+    """"rest", "rest_v1" or "grpc"; None for rows logged before Ebb recorded it."""
+    api_key_id: str | None
 
 
 def parse_since(text: str) -> float:
@@ -107,9 +110,10 @@ def select_entries(dialect: Dialect, where: LogFilter) -> tuple[str, list[object
         clauses.append(f"r.status BETWEEN {mark} AND {mark}")
         params += where.status
     sql = (f"SELECT {dialect.seconds('r.received_at')}, r.client_request_id, m.name, v.version, "
-           "r.status, r.latency_s, r.queue_wait_s, r.inference_s, r.batch_size, r.error "
+           "r.status, r.latency_s, r.queue_wait_s, r.inference_s, r.batch_size, r.error, "
+           "p.name, r.api_key_id "
            "FROM requests r JOIN model_versions v ON v.id = r.model_version_id "
-           "JOIN models m ON m.id = v.model_id "
+           "JOIN models m ON m.id = v.model_id LEFT JOIN protocols p ON p.id = r.protocol_id "
            f"WHERE {' AND '.join(clauses)} "
            f"ORDER BY r.received_at {'DESC' if where.newest_first else 'ASC'}, r.id")
     if where.limit is not None:
@@ -119,9 +123,10 @@ def select_entries(dialect: Dialect, where: LogFilter) -> tuple[str, list[object
 
 
 def prune_statements(dialect: Dialect) -> tuple[str, str]:
-    """Delete the tensors, then the requests, received before a Unix time (one parameter)."""
+    """Delete the payloads, then the requests, received before a Unix time (one parameter).
+    Signatures stay: few, shared, and likely to come back."""
     old = f"SELECT id FROM requests WHERE received_at < {dialect.time_mark}"
-    return (f"DELETE FROM tensors WHERE request_id IN ({old})",
+    return (f"DELETE FROM tensor_data WHERE request_id IN ({old})",
             f"DELETE FROM requests WHERE received_at < {dialect.time_mark}")
 
 
@@ -133,3 +138,10 @@ def version_statements(dialect: Dialect) -> tuple[str, str, str, str]:
             f"INSERT INTO model_versions (model_id, version) VALUES ({mark}, {mark}) "
             "ON CONFLICT (model_id, version) DO NOTHING",
             f"SELECT id FROM model_versions WHERE model_id = {mark} AND version = {mark}")
+
+
+def name_statements(dialect: Dialect, table: str, column: str) -> tuple[str, str]:
+    """Add a row to a lookup table (``protocols``, ``signatures``) if new, then read its id."""
+    mark = dialect.mark
+    return (f"INSERT INTO {table} ({column}) VALUES ({mark}) ON CONFLICT ({column}) DO NOTHING",
+            f"SELECT id FROM {table} WHERE {column} = {mark}")

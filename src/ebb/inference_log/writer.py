@@ -138,8 +138,7 @@ class InferenceLog:
             await self.store.write(await request_rows_off_loop(batch, self.options.capture))
         except StoreUnavailable as error:
             self._buffer.extendleft(reversed(batch))
-            self._connected = False
-            await self.store.close()
+            self._connected = False  # the store reconnects (or its pool does) on connect()
             self._unavailable(error)
             return False
         except Exception:
@@ -165,7 +164,6 @@ class InferenceLog:
             pruned = await self.store.prune(before)
         except StoreUnavailable as error:
             self._connected = False
-            await self.store.close()
             self._unavailable(error)
             return
         except Exception:

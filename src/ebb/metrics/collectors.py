@@ -37,7 +37,7 @@ class ServingCollector(Collector):
                                          "Requests refused because the queue was full.",
                                          labels=["model"])
         expirations = CounterMetricFamily(names.REQUEST_EXPIRATIONS,
-                                          "Requests whose deadline passed in the queue.",
+                                          "Requests whose deadline passed before an answer.",
                                           labels=["model"])
         restarts = CounterMetricFamily(names.WORKER_RESTARTS,
                                        "Workers that died and were replaced.", labels=["model"])
@@ -79,6 +79,7 @@ class ServingCollector(Collector):
             del self._processes[pid]
         yield from (depth, capacity, inflight, workers, admissions, rejections, expirations,
                     restarts, cpu, memory, anomaly_score, anomaly_active)
+        yield from _failure_families(snapshots)
         if gpu is not None:
             yield from _gpu_families(gpu, snapshots)
 
@@ -93,6 +94,17 @@ class ServingCollector(Collector):
         except psutil.Error:
             self._processes.pop(pid, None)
             return None
+
+
+def _failure_families(snapshots: Iterable[ModelSnapshot]) -> Iterable[Metric]:
+    poison = CounterMetricFamily(names.POISON_REQUESTS, "Requests answered 500 because they "
+                                 "made a worker die while running alone.", labels=["model"])
+    kills = CounterMetricFamily(names.WATCHDOG_KILLS, "Workers killed because a batch ran past "
+                                "its deadline or --max-batch-runtime-s.", labels=["model"])
+    for snap in snapshots:
+        poison.add_metric([snap.model], snap.poison_requests)
+        kills.add_metric([snap.model], snap.watchdog_kills)
+    yield from (poison, kills)
 
 
 def _gpu_families(gpu: GpuSample, snapshots: Iterable[ModelSnapshot]) -> Iterable[Metric]:

@@ -19,6 +19,8 @@ QUEUE_ADMISSIONS: Final = "ebb_queue_admissions"  # counter: ebb_queue_admission
 QUEUE_REJECTIONS: Final = "ebb_queue_rejections"  # counter: ebb_queue_rejections_total
 REQUEST_EXPIRATIONS: Final = "ebb_request_expirations"  # counter: ..._total
 WORKER_RESTARTS: Final = "ebb_worker_restarts"  # counter: ebb_worker_restarts_total
+POISON_REQUESTS: Final = "ebb_poison_requests"  # counter: ..._total: crashed a worker alone
+WATCHDOG_KILLS: Final = "ebb_watchdog_kills"  # counter: ..._total: workers killed for overrunning
 WORKER_START: Final = "ebb_worker_start_seconds"
 WORKER_CPU: Final = "ebb_worker_cpu_seconds"  # counter: ebb_worker_cpu_seconds_total
 WORKER_MEMORY: Final = "ebb_worker_resident_memory_bytes"
@@ -38,6 +40,13 @@ REQUESTS_REJECTED: Final = "ebb_requests_rejected"  # counter: ..._total{reason,
 INFERENCE_LOG_WRITTEN: Final = "ebb_inference_log_written"  # counter: ..._total
 INFERENCE_LOG_DROPPED: Final = "ebb_inference_log_dropped"  # counter: ..._total
 INFERENCE_LOG_BUFFERED: Final = "ebb_inference_log_buffered_records"  # gauge
+CONTROLLER_DESIRED: Final = "ebb_desired_replicas"  # gauge {deployment}: ebb controller's pods
+CONTROLLER_DECISIONS: Final = "ebb_controller_decisions"  # counter: ..._total{direction}
+CONTROLLER_SCRAPE_ERRORS: Final = "ebb_controller_scrape_errors"  # counter: ..._total
+CONTROLLER_CONFLICT: Final = "ebb_controller_conflict"  # gauge: 1 while an HPA owns the target
+CONTROLLER_WRITE_CONFLICTS: Final = "ebb_controller_scale_conflicts"  # counter: 409s, ..._total
+CONTROLLER_WRITES: Final = "ebb_controller_scale_writes"  # counter: ..._total
+CONTROLLER_LEADER: Final = "ebb_controller_leader"  # gauge: 1 while this replica holds the Lease
 
 LATENCY_BUCKETS: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75,
                           1.0, 2.5, 5.0, 10.0, 30.0)

@@ -4,6 +4,10 @@ A request body is JSON, optionally followed by binary tensor data; the JSON part
 from the ``Inference-Header-Content-Length`` header. Inputs with a ``binary_data_size`` parameter
 take their bytes from the tail in order. An output is answered in binary when it asks for
 ``binary_data`` or the request sets ``binary_data_output`` (tritonclient's default).
+
+Work is bounded by the body before anything is allocated (``ebb.protocol.limits``): shapes may
+not claim more elements than the body carries, ``data`` may not nest deeper than a tensor's
+rank limit, and every pass over inputs or requested outputs is linear.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ import orjson
 from ebb.core.datatypes import element_count, numpy_dtype
 from ebb.core.errors import InvalidInput
 from ebb.core.types import InferRequest, InferResponse, Parameters, RequestedOutput, Tensor
+from ebb.protocol.limits import MAX_DIMS, ElementAllowance, flatten
 from ebb.protocol.raw import tensor_from_raw, tensor_to_raw
 
 _JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 _MICROSECONDS = 1e-6
+_MAX_TIMEOUT_US = 10**18
 
 
 def decode_infer_request(model_name: str, model_version: str, body: bytes,
@@ -48,8 +54,9 @@ def decode_infer_request(model_name: str, model_version: str, body: bytes,
         raise InvalidInput("request needs a non-empty 'inputs' list")
     offset = 0
     inputs = []
+    allowance = ElementAllowance(len(body))
     for index, raw_input in enumerate(raw_inputs):
-        tensor, offset = _decode_input(raw_input, index, binary, offset)
+        tensor, offset = _decode_input(raw_input, index, binary, offset, allowance)
         inputs.append(tensor)
     if offset != len(binary):
         raise InvalidInput(
@@ -60,8 +67,10 @@ def decode_infer_request(model_name: str, model_version: str, body: bytes,
     timeout_s = None
     if "timeout" in parameters:
         timeout = parameters["timeout"]
-        if not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 0:
-            raise InvalidInput("parameter 'timeout' must be a non-negative integer (microseconds)")
+        if (not isinstance(timeout, int) or isinstance(timeout, bool) or timeout < 0
+                or timeout >= _MAX_TIMEOUT_US):
+            raise InvalidInput("parameter 'timeout' must be a non-negative integer "
+                               "(microseconds) below 10^18")
         timeout_s = timeout * _MICROSECONDS if timeout else None
     return InferRequest(
         model_name=model_name,
@@ -74,7 +83,8 @@ def decode_infer_request(model_name: str, model_version: str, body: bytes,
     )
 
 
-def _decode_input(raw: Any, index: int, binary: memoryview, offset: int) -> tuple[Tensor, int]:
+def _decode_input(raw: Any, index: int, binary: memoryview, offset: int,
+                  allowance: ElementAllowance) -> tuple[Tensor, int]:
     if not isinstance(raw, dict):
         raise InvalidInput(f"inputs[{index}] must be an object")
     name = raw.get("name")
@@ -84,6 +94,7 @@ def _decode_input(raw: Any, index: int, binary: memoryview, offset: int) -> tupl
     if not isinstance(datatype, str):
         raise InvalidInput(f"input {name!r} needs a 'datatype'")
     shape = _shape(raw.get("shape"), name)
+    count = allowance.claim(shape, name)
     parameters = _parameters(raw.get("parameters"), f"input {name!r}")
     binary_size = parameters.get("binary_data_size")
     if binary_size is not None:
@@ -99,11 +110,14 @@ def _decode_input(raw: Any, index: int, binary: memoryview, offset: int) -> tupl
         return Tensor(name, datatype, data, parameters), end
     if "data" not in raw:
         raise InvalidInput(f"input {name!r} has neither 'data' nor a binary_data_size parameter")
-    return Tensor(name, datatype, _array_from_json(raw["data"], datatype, shape, name),
+    return Tensor(name, datatype, _array_from_json(raw["data"], datatype, shape, count, name),
                   parameters), offset
 
 
 def _shape(raw: Any, name: str) -> tuple[int, ...]:
+    if isinstance(raw, list) and len(raw) > MAX_DIMS:
+        raise InvalidInput(f"input {name!r}: shape has {len(raw)} dimensions; at most "
+                           f"{MAX_DIMS} are allowed")
     if not isinstance(raw, list) or not all(
         isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in raw
     ):
@@ -111,11 +125,11 @@ def _shape(raw: Any, name: str) -> tuple[int, ...]:
     return tuple(raw)
 
 
-def _array_from_json(data: Any, datatype: str, shape: tuple[int, ...], name: str) -> np.ndarray:
+def _array_from_json(data: Any, datatype: str, shape: tuple[int, ...], count: int, name: str
+                     ) -> np.ndarray:
     dtype = numpy_dtype(datatype)
-    count = element_count(shape)
     if datatype == "BYTES":
-        flat = _flatten(data)
+        flat = flatten(data, name)
         if len(flat) != count:
             raise _count_mismatch(name, len(flat), shape)
         array = np.empty(count, dtype=object)
@@ -129,26 +143,16 @@ def _array_from_json(data: Any, datatype: str, shape: tuple[int, ...], name: str
         array = np.asarray(data, dtype=dtype)
     except (ValueError, TypeError, OverflowError) as error:
         raise InvalidInput(f"input {name!r}: data is not valid {datatype}: {error}") from None
-    if datatype == "BOOL" and not _all_bool(data):
+    if array.ndim > MAX_DIMS:
+        raise InvalidInput(f"input {name!r}: data is nested more than {MAX_DIMS} deep")
+    if datatype == "BOOL" and not all(isinstance(item, bool) for item in flatten(data, name)):
         raise InvalidInput(f"input {name!r}: BOOL data must be true/false")
     if array.size != count:
         raise _count_mismatch(name, int(array.size), shape)
+    if dtype.kind == "f" and not np.isfinite(array).all():
+        raise InvalidInput(f"input {name!r}: {datatype} data must be finite numbers (null, or "
+                           f"a value beyond {datatype}'s range, was given)")
     return array.reshape(shape)
-
-
-def _all_bool(data: Any) -> bool:
-    return all(isinstance(item, bool) for item in _flatten(data))
-
-
-def _flatten(data: Any) -> list[Any]:
-    if not isinstance(data, list):
-        return [data]
-    if not data or not isinstance(data[0], list):
-        return data
-    flat: list[Any] = []
-    for item in data:
-        flat.extend(_flatten(item))
-    return flat
 
 
 def _count_mismatch(name: str, got: int, shape: tuple[int, ...]) -> InvalidInput:
@@ -164,11 +168,16 @@ def _decode_requested_outputs(raw: Any) -> tuple[RequestedOutput, ...]:
     if not isinstance(raw, list):
         raise InvalidInput("'outputs' must be a list")
     outputs = []
+    seen: set[str] = set()
     for index, item in enumerate(raw):
         if not isinstance(item, dict) or not isinstance(item.get("name"), str):
             raise InvalidInput(f"outputs[{index}] needs a 'name'")
-        where = f"output {item['name']!r}"
-        outputs.append(RequestedOutput(item["name"], _parameters(item.get("parameters"), where)))
+        name = item["name"]
+        if name in seen:
+            raise InvalidInput(f"output {name!r} is requested more than once")
+        seen.add(name)
+        parameters = _parameters(item.get("parameters"), f"output {name!r}")
+        outputs.append(RequestedOutput(name, parameters))
     return tuple(outputs)
 
 
@@ -189,11 +198,10 @@ def _string(value: Any, field: str) -> str:
     return value
 
 
-def wants_binary(output_name: str, request: InferRequest) -> bool:
-    for requested in request.outputs:
-        if requested.name == output_name and "binary_data" in requested.parameters:
-            return bool(requested.parameters["binary_data"])
-    return bool(request.parameters.get("binary_data_output", False))
+def binary_choices(request: InferRequest) -> dict[str, bool]:
+    """Per requested output, whether it asked for binary data (one pass: linear)."""
+    return {requested.name: bool(requested.parameters["binary_data"])
+            for requested in request.outputs if "binary_data" in requested.parameters}
 
 
 def encode_infer_response(response: InferResponse, request: InferRequest
@@ -201,13 +209,15 @@ def encode_infer_response(response: InferResponse, request: InferRequest
     """Encode a v2 infer answer; the int is the JSON header length when binary data follows."""
     blobs: list[bytes] = []
     outputs = []
+    choices = binary_choices(request) if request.outputs else {}
+    default = bool(request.parameters.get("binary_data_output", False))
     for tensor in response.outputs:
         entry: dict[str, Any] = {
             "name": tensor.name,
             "datatype": tensor.datatype,
             "shape": list(tensor.data.shape),
         }
-        if wants_binary(tensor.name, request):
+        if choices.get(tensor.name, default):
             blob = tensor_to_raw(tensor.data, tensor.datatype)
             entry["parameters"] = {**tensor.parameters, "binary_data_size": len(blob)}
             blobs.append(blob)

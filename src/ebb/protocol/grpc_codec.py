@@ -3,6 +3,9 @@
 Inputs come either as typed ``contents`` or as ``raw_input_contents`` (one entry per input, in
 order). A request that used raw inputs is answered with ``raw_output_contents``, which is all
 tritonclient's gRPC client reads; FP16 has no typed field, so it always travels raw.
+
+A shape is checked against the data actually sent (``ebb.protocol.limits``) before numpy
+allocates; requested outputs are named at most once each.
 """
 
 from __future__ import annotations
@@ -12,10 +15,11 @@ from typing import Any
 
 import numpy as np
 
-from ebb.core.datatypes import element_count, numpy_dtype
+from ebb.core.datatypes import numpy_dtype
 from ebb.core.errors import InvalidInput
 from ebb.core.types import InferRequest, InferResponse, Parameters, RequestedOutput, Tensor
 from ebb.protocol._generated import open_inference_pb2 as pb
+from ebb.protocol.limits import ElementAllowance, checked_count
 from ebb.protocol.raw import tensor_from_raw, tensor_to_raw
 
 CONTENTS_FIELD = {
@@ -65,16 +69,14 @@ def decode_model_infer_request(message: Any, timeout_s: float | None) -> tuple[I
             raise InvalidInput(f"input {tensor.name!r} has typed contents, but the request uses "
                                "raw_input_contents; give one or the other, not both")
         shape = tuple(tensor.shape)
-        if any(dim < 0 for dim in shape):
-            raise InvalidInput(f"input {tensor.name!r}: shape dimensions must not be negative")
         if uses_raw:
+            ElementAllowance(len(raw[index])).claim(shape, tensor.name)
             data = tensor_from_raw(raw[index], tensor.datatype, shape, tensor.name)
         else:
             data = _from_contents(tensor, shape)
         inputs.append(Tensor(tensor.name, tensor.datatype, data,
                              decode_parameters(tensor.parameters)))
-    outputs = tuple(RequestedOutput(output.name, decode_parameters(output.parameters))
-                    for output in message.outputs)
+    outputs = _requested_outputs(message.outputs)
     request = InferRequest(
         model_name=message.model_name,
         model_version=message.model_version,
@@ -87,6 +89,17 @@ def decode_model_infer_request(message: Any, timeout_s: float | None) -> tuple[I
     return request, uses_raw
 
 
+def _requested_outputs(requested: Any) -> tuple[RequestedOutput, ...]:
+    outputs = []
+    seen: set[str] = set()
+    for output in requested:
+        if output.name in seen:
+            raise InvalidInput(f"output {output.name!r} is requested more than once")
+        seen.add(output.name)
+        outputs.append(RequestedOutput(output.name, decode_parameters(output.parameters)))
+    return tuple(outputs)
+
+
 def _from_contents(tensor: Any, shape: tuple[int, ...]) -> np.ndarray:
     field = CONTENTS_FIELD.get(tensor.datatype)
     if field is None:
@@ -94,7 +107,7 @@ def _from_contents(tensor: Any, shape: tuple[int, ...]) -> np.ndarray:
         raise InvalidInput(f"input {tensor.name!r}: {tensor.datatype} data must be sent in "
                            "raw_input_contents")
     values = getattr(tensor.contents, field)
-    count = element_count(shape)
+    count = checked_count(shape, tensor.name)
     if len(values) != count:
         raise InvalidInput(f"input {tensor.name!r}: {len(values)} elements in contents, but "
                            f"shape {list(shape)} needs {count}")

@@ -3,12 +3,18 @@
 The servicer answers from a ``Dispatcher``; errors become gRPC statuses in ``_abort`` and nowhere
 else, and every ModelInfer's status and time are recorded by ``InferRecording``. Cross-cutting
 concerns (keys, rate limits) go in ``interceptors`` given to ``create_server``.
+
+Bytes that are not a protobuf message never reach grpc's own deserializer (which answers UNKNOWN
+and logs a traceback per call): ``_lenient`` turns them into a ``Malformed`` value, answered
+INVALID_ARGUMENT, and ``ClientErrorLog`` writes one line per interval about them. ModelInfer
+reserves its bytes from the shared ``MemoryBudget`` while it decodes and waits.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
@@ -17,16 +23,23 @@ from ebb.core.dispatch import Dispatcher, RequestRecorder
 from ebb.core.errors import EbbError, Unavailable
 from ebb.protocol._generated import open_inference_pb2 as pb
 from ebb.protocol._generated import open_inference_pb2_grpc as pb_grpc
+from ebb.protocol.budget import MemoryBudget
+from ebb.protocol.errorlog import ClientErrorLog
 from ebb.protocol.grpc_codec import decode_model_infer_request, encode_model_infer_response
 from ebb.protocol.info import ServerInfo
 from ebb.protocol.recording import InferRecording
 
 log = logging.getLogger("ebb.grpc")
 
+SERVICE = "inference.GRPCInferenceService"
+CLIENT_ERROR_LOG_INTERVAL_S = 10.0
+_TYPED_ELEMENT_BYTES = 8
+
 
 class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[misc]
-    def __init__(self, dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder
-                 ) -> None:
+    def __init__(self, dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder,
+                 budget: MemoryBudget) -> None:
+        self._budget = budget
         self._dispatcher = dispatcher
         self._info = info
         self._record = InferRecording(dispatcher, recorder)
@@ -65,12 +78,78 @@ class InferenceServicer(pb_grpc.GRPCInferenceServiceServicer):  # type: ignore[m
     async def ModelInfer(self, request: Any, context: Any) -> Any:
         try:
             with self._record(request.model_name, "grpc"):
-                remaining = context.time_remaining()
-                decoded, raw = decode_model_infer_request(request, remaining)
-                response = await self._dispatcher.infer(decoded)
-                return encode_model_infer_response(response, raw)
+                reservation = self._budget.reserve(2 * _message_bytes(request))
+                try:
+                    remaining = context.time_remaining()
+                    decoded, raw = decode_model_infer_request(request, remaining)
+                    response = await self._dispatcher.infer(decoded)
+                    return encode_model_infer_response(response, raw)
+                finally:
+                    reservation.release()
         except Exception as error:
             await _abort(context, error)
+
+
+def _message_bytes(request: Any) -> int:
+    """What a ModelInferRequest holds, from lengths alone (``ByteSize`` walks every element)."""
+    size = sum(len(raw) for raw in request.raw_input_contents)
+    for tensor in request.inputs:
+        contents = tensor.contents
+        size += _TYPED_ELEMENT_BYTES * (
+            len(contents.fp32_contents) + len(contents.fp64_contents)
+            + len(contents.int_contents) + len(contents.int64_contents)
+            + len(contents.uint_contents) + len(contents.uint64_contents)
+            + len(contents.bool_contents))
+        size += sum(len(item) + 48 for item in contents.bytes_contents)
+    return size
+
+
+class Malformed:
+    """What the lenient deserializer gives for bytes that are not the expected message."""
+
+    __slots__ = ("detail",)
+
+    def __init__(self, detail: str) -> None:
+        self.detail = detail
+
+
+def _lenient(message_type: Any) -> Callable[[bytes], Any]:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return message_type.FromString(data)
+        except Exception as error:
+            return Malformed(f"{message_type.__name__}: {error}")
+
+    return deserialize
+
+
+Handler = Callable[[Any, Any], Awaitable[Any]]
+
+
+def _refusing_malformed(method: Handler, client_errors: ClientErrorLog) -> Handler:
+    async def handle(request: Any, context: Any) -> Any:
+        if isinstance(request, Malformed):
+            client_errors.note("malformed protobuf", request.detail)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
+                                f"the request is not a valid protobuf message "
+                                f"({request.detail})")
+        return await method(request, context)
+
+    return handle
+
+
+def method_handlers(servicer: InferenceServicer, client_errors: ClientErrorLog
+                    ) -> dict[str, grpc.RpcMethodHandler]:
+    """Every method of the service, each with a deserializer that cannot raise."""
+    handlers = {}
+    for method in pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods:
+        request_type = getattr(pb, method.input_type.name)
+        response_type = getattr(pb, method.output_type.name)
+        handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+            _refusing_malformed(getattr(servicer, method.name), client_errors),
+            request_deserializer=_lenient(request_type),
+            response_serializer=response_type.SerializeToString)
+    return handlers
 
 
 async def _abort(context: Any, error: Exception) -> None:
@@ -87,17 +166,22 @@ async def _abort(context: Any, error: Exception) -> None:
 
 def create_server(dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder,
                   max_message_bytes: int,
-                  interceptors: Sequence[grpc.aio.ServerInterceptor] = ()) -> Any:
+                  interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
+                  budget: MemoryBudget | None = None) -> Any:
     """A grpc.aio server with the inference service; add a port and ``start`` it.
 
     ``interceptors`` run around every call, the first outermost (as ``grpc.aio.server`` orders
-    them).
+    them). ``budget`` bounds request bytes in flight (share the REST app's; None: no bound).
     """
     server = grpc.aio.server(interceptors=tuple(interceptors), options=[
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
     ])
-    pb_grpc.add_GRPCInferenceServiceServicer_to_server(
-        InferenceServicer(dispatcher, info, recorder), server)
+    servicer = InferenceServicer(dispatcher, info, recorder,
+                                 budget if budget is not None else MemoryBudget(1 << 62))
+    client_errors = ClientErrorLog(log, CLIENT_ERROR_LOG_INTERVAL_S, time.monotonic)
+    handlers = method_handlers(servicer, client_errors)
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+    server.add_registered_method_handlers(SERVICE, handlers)
     return server

@@ -1,7 +1,9 @@
 """Raw tensor bytes, shared by REST's binary extension and gRPC's raw_*_contents.
 
 Fixed-width datatypes are little-endian row-major; BYTES elements are each a 4-byte little-endian
-length followed by the bytes.
+length followed by the bytes. Nothing is allocated from a claimed shape before the bytes are
+known to hold it: fixed-width data is a view of the buffer, and a BYTES count is checked against
+the buffer (4 bytes per element at least) first.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ def tensor_from_raw(buffer: bytes | memoryview, datatype: str, shape: tuple[int,
 def _bytes_tensor_from_raw(buffer: bytes | memoryview, shape: tuple[int, ...], count: int,
                            name: str) -> np.ndarray:
     view = memoryview(buffer)
+    if count * _LENGTH.size > len(view):
+        raise InvalidInput(f"input {name!r}: shape {list(shape)} claims {count} BYTES elements, "
+                           f"but {len(view)} bytes of raw data hold at most "
+                           f"{len(view) // _LENGTH.size}")
     elements = np.empty(count, dtype=object)
     offset = 0
     for index in range(count):

@@ -15,6 +15,7 @@ from contextlib import AbstractContextManager
 from time import perf_counter
 from types import TracebackType
 
+from ebb.core.caller import set_protocol
 from ebb.core.dispatch import Dispatcher, RequestRecorder, status_of
 
 _UNRECORDED: AbstractContextManager[None] = contextlib.nullcontext()
@@ -30,6 +31,7 @@ class InferRecording:
         self._recorder = recorder
 
     def __call__(self, model: str, protocol: str) -> AbstractContextManager[None]:
+        set_protocol(protocol)  # for the dispatcher's InferenceRecord (ebb.core.caller)
         if model not in self._dispatcher.model_names():
             return _UNRECORDED
         return _Timed(self._recorder, model, protocol)

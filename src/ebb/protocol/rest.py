@@ -5,6 +5,10 @@ table here is a few string splits. Everything is decoded by ``codec`` and answer
 ``Dispatcher``; errors are mapped in ``_error_response`` and nowhere else, and every infer call's
 status and time are recorded by ``InferRecording``. Wrap the app with
 ``ebb.protocol.asgi.apply_middleware``.
+
+An infer call reserves its bytes from the ``MemoryBudget`` before its body is read (JSON counted
+at its parsing cost), gives the parsing share back once decoded, and does not keep the body
+while it waits for the model.
 """
 
 from __future__ import annotations
@@ -22,8 +26,10 @@ from ebb.core.dispatch import Dispatcher, RequestRecorder
 from ebb.core.errors import EbbError, InvalidInput, PayloadTooLarge, Unavailable
 from ebb.core.types import InferRequest, Tensor
 from ebb.protocol.asgi import Receive, Scope, Send
+from ebb.protocol.budget import JSON_EXPANSION, MemoryBudget, Reservation
 from ebb.protocol.codec import decode_infer_request, dumps, encode_error, encode_infer_response
 from ebb.protocol.info import ServerInfo
+from ebb.protocol.limits import MAX_DIMS, count_header
 from ebb.protocol.recording import InferRecording
 
 log = logging.getLogger("ebb.rest")
@@ -34,16 +40,29 @@ Page = Callable[[Scope], Awaitable[tuple[int, bytes, bytes]]]
 _JSON = b"application/json"
 _OCTETS = b"application/octet-stream"
 _TIMEOUT_HEADER = b"ebb-timeout-ms"
+_ALLOW_GET = [(b"allow", b"GET, HEAD")]
+_ALLOW_POST = [(b"allow", b"POST")]
+
+
+class ClientGone(EbbError):
+    """The client closed the connection before its body arrived (nginx's 499); nobody reads
+    the answer, the status is for the metrics."""
+
+    http_status = 499
+    grpc_status = "CANCELLED"
 
 
 class RestApp:
     """The Open Inference Protocol (and KServe V1) as an ASGI app over a ``Dispatcher``.
 
     ``pages`` are extra GET routes (``/metrics``, ``/dashboard``) served beside the protocol.
+    ``budget`` bounds request bytes in flight across all calls (None: no bound).
     """
 
     def __init__(self, dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder,
-                 max_body_bytes: int, pages: Mapping[str, Page]) -> None:
+                 max_body_bytes: int, pages: Mapping[str, Page],
+                 budget: MemoryBudget | None = None) -> None:
+        self._budget = budget if budget is not None else MemoryBudget(1 << 62)
         self._dispatcher = dispatcher
         self._info = info
         self._record = InferRecording(dispatcher, recorder)
@@ -66,8 +85,11 @@ class RestApp:
             elif path.startswith("/v1/models/"):
                 await self._v1_model(scope, receive, send, path[11:], method)
             elif method not in ("GET", "HEAD"):
-                await _send(send, 405 if self._known(path) else 404,
-                            encode_error(f"{method} {path} is not supported"))
+                if self._known(path):
+                    await _send(send, 405, encode_error(f"{method} {path} is not supported"),
+                                extra=_ALLOW_GET)
+                else:
+                    await _send(send, 404, encode_error(f"no route {path}"))
             elif path in ("/v2", "/v2/"):
                 await _send(send, 200, self._server_metadata)
             elif path == "/v2/health/live":
@@ -100,14 +122,12 @@ class RestApp:
             return
         if action == "infer":
             if method != "POST":
-                await _send(send, 405, encode_error("infer takes POST"),
-                            extra=[(b"allow", b"POST")])
+                await _send(send, 405, encode_error("infer takes POST"), extra=_ALLOW_POST)
                 return
             await self._infer(scope, receive, send, name, version)
             return
         if method not in ("GET", "HEAD"):
-            await _send(send, 405, encode_error(f"{scope['path']} takes GET"),
-                        extra=[(b"allow", b"GET")])
+            await _send(send, 405, encode_error(f"{scope['path']} takes GET"), extra=_ALLOW_GET)
             return
         metadata = self._dispatcher.metadata(name, version)
         if action == "ready":
@@ -119,6 +139,8 @@ class RestApp:
     async def _infer(self, scope: Scope, receive: Receive, send: Send, name: str,
                      version: str) -> None:
         with self._record(name, "rest"):
+            if name not in self._dispatcher.model_names():
+                self._dispatcher.metadata(name)  # raises the 404 before the body is read
             header_length: int | None = None
             timeout_s: float | None = None
             content_length: int | None = None
@@ -127,36 +149,56 @@ class RestApp:
                 if key == b"content-encoding":
                     encoding = value.strip().lower()
                 elif key == b"inference-header-content-length":
-                    header_length = _int_header(key, value)
+                    header_length = count_header("Inference-Header-Content-Length", value)
                 elif key == b"content-length":
-                    content_length = _int_header(key, value)
+                    content_length = count_header("Content-Length", value)
                 elif key == _TIMEOUT_HEADER:
-                    timeout_s = _int_header(key, value) / 1000 or None
-            body = await _read_body(receive, self._max_body, content_length)
-            if encoding not in (b"", b"identity"):
-                body = _decompress(body, encoding, self._max_body)
-            request = decode_infer_request(name, version, body, header_length)
-            if timeout_s is not None:
-                request = _with_timeout(request, timeout_s)
-            response = await self._dispatcher.infer(request)
-            payload, json_length = encode_infer_response(response, request)
+                    timeout_s = count_header("Ebb-Timeout-Ms", value) / 1000 or None
+            if content_length is not None and content_length > self._max_body:
+                raise PayloadTooLarge(f"request body of {content_length} bytes is over the "
+                                      f"{self._max_body}-byte limit")
+            size = content_length or 0
+            reservation = self._budget.reserve(size + JSON_EXPANSION * min(
+                size, size if header_length is None else header_length))
+            try:
+                request = await self._read_request(receive, name, version, header_length,
+                                                   encoding, reservation)
+                if timeout_s is not None:
+                    request = _with_timeout(request, timeout_s)
+                response = await self._dispatcher.infer(request)
+                payload, json_length = encode_infer_response(response, request)
+            finally:
+                reservation.release()
             if json_length is None:
                 await _send(send, 200, payload)
             else:
                 await _send(send, 200, payload, _OCTETS, [
                     (b"inference-header-content-length", str(json_length).encode())])
 
+    async def _read_request(self, receive: Receive, name: str, version: str,
+                            header_length: int | None, encoding: bytes,
+                            reservation: Reservation) -> InferRequest:
+        """Read and decode the body, holding its parsing cost only while it is parsed."""
+        body = await _read_body(receive, self._max_body, reservation)
+        if encoding not in (b"", b"identity"):
+            body = _decompress(body, encoding, self._max_body)
+        json_length = len(body) if header_length is None else min(header_length, len(body))
+        reservation.grow(max(0, len(body) + JSON_EXPANSION * json_length - reservation.size))
+        request = decode_infer_request(name, version, body, header_length)
+        reservation.shrink_to(len(body))
+        return request
+
     async def _v1_model(self, scope: Scope, receive: Receive, send: Send, tail: str,
                         method: str) -> None:
         """KServe V1: ``GET /v1/models/{m}`` and ``POST /v1/models/{m}:predict``."""
         if tail.endswith(":predict"):
             if method != "POST":
-                await _send(send, 405, encode_error("predict takes POST"))
+                await _send(send, 405, encode_error("predict takes POST"), extra=_ALLOW_POST)
                 return
             await self._v1_predict(scope, receive, send, tail.removesuffix(":predict"))
             return
         if method not in ("GET", "HEAD"):
-            await _send(send, 405, encode_error(f"{scope['path']} takes GET"))
+            await _send(send, 405, encode_error(f"{scope['path']} takes GET"), extra=_ALLOW_GET)
             return
         await _send(send, 200, dumps({"name": tail, "ready": self._dispatcher.ready(tail)}))
 
@@ -167,14 +209,17 @@ class RestApp:
                 raise InvalidInput(f"model {name!r} has {len(metadata.inputs)} inputs; "
                                    "the V1 protocol carries one, use /v2 instead")
             spec = metadata.inputs[0]
-            body = await _read_body(receive, self._max_body, None)
-            instances = _v1_instances(body)
+            reservation = self._budget.reserve(0)
             try:
-                data = np.asarray(instances, dtype=numpy_dtype(spec.datatype))
-            except (ValueError, TypeError, OverflowError) as error:
-                raise InvalidInput(f"instances are not valid {spec.datatype}: {error}") from None
-            request = InferRequest(name, (Tensor(spec.name, spec.datatype, data),))
-            response = await self._dispatcher.infer(request)
+                body = await _read_body(receive, self._max_body, reservation)
+                reservation.grow(JSON_EXPANSION * len(body))
+                data = _v1_array(_v1_instances(body), spec.datatype)
+                del body
+                reservation.shrink_to(data.nbytes)
+                request = InferRequest(name, (Tensor(spec.name, spec.datatype, data),))
+                response = await self._dispatcher.infer(request)
+            finally:
+                reservation.release()
             if len(response.outputs) == 1:
                 predictions: Any = response.outputs[0].data.tolist()
             else:
@@ -197,6 +242,20 @@ def _v1_instances(body: bytes) -> list[Any]:
     if not instances:
         raise InvalidInput("'instances' is empty")
     return instances
+
+
+def _v1_array(instances: list[Any], datatype: str) -> np.ndarray:
+    dtype = numpy_dtype(datatype)
+    try:
+        data = np.asarray(instances, dtype=dtype)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise InvalidInput(f"instances are not valid {datatype}: {error}") from None
+    if data.ndim > MAX_DIMS:
+        raise InvalidInput(f"instances are nested more than {MAX_DIMS} deep")
+    if dtype.kind == "f" and not np.isfinite(data).all():
+        raise InvalidInput(f"instances must be finite {datatype} numbers (null, or a value "
+                           f"beyond {datatype}'s range, was given)")
+    return data
 
 
 def _decompress(body: bytes, encoding: bytes, limit: int) -> bytes:
@@ -222,35 +281,31 @@ def _with_timeout(request: InferRequest, timeout_s: float) -> InferRequest:
                         request.parameters, request.outputs, timeout_s)
 
 
-def _int_header(key: bytes, value: bytes) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number < 0:
-        raise InvalidInput(f"header {key.decode()} must be a non-negative integer, "
-                           f"not {value.decode(errors='replace')!r}")
-    return number
-
-
-async def _read_body(receive: Receive, limit: int, content_length: int | None) -> bytes:
-    if content_length is not None and content_length > limit:
-        raise PayloadTooLarge(f"request body of {content_length} bytes is over the "
-                              f"{limit}-byte limit")
+async def _read_body(receive: Receive, limit: int, reservation: Reservation) -> bytes:
+    """The whole body; bytes beyond what ``reservation`` holds (no Content-Length) are
+    reserved as they arrive."""
     message = await receive()
     body: bytes = message.get("body", b"")
     if not message.get("more_body", False):
+        if message["type"] == "http.disconnect":
+            raise ClientGone("the client closed the connection before sending its body")
         if len(body) > limit:
             raise PayloadTooLarge(f"request body is over the {limit}-byte limit")
+        if len(body) > reservation.size:
+            reservation.grow(len(body) - reservation.size)
         return body
     chunks = [body]
     size = len(body)
     while message.get("more_body", False):
         message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientGone("the client closed the connection before sending its body")
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
             raise PayloadTooLarge(f"request body is over the {limit}-byte limit")
+        if size > reservation.size:
+            reservation.grow(size - reservation.size)
         chunks.append(chunk)
     return b"".join(chunks)
 

@@ -14,6 +14,7 @@ from ebb.runtime.torchscript_model import TorchScriptSource
 BUILTINS = {
     "double": "ebb.runtime.builtin:DoubleModel",
     "sleep": "ebb.runtime.builtin:SleepModel",
+    "chaos": "ebb.runtime.builtin:ChaosModel",
 }
 _SKLEARN_SUFFIXES = {".joblib", ".pkl", ".pickle"}
 _TORCH_SUFFIXES = {".pt", ".pth", ".torchscript"}

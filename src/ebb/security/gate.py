@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ebb.core.caller import set_principal
 from ebb.security.keyring import KeyRing
 from ebb.security.keys import ApiKey
 from ebb.security.policy import Action, permission
@@ -83,6 +84,8 @@ class Gate:
         denial = key if isinstance(key, Denial) else self.admit(key, action, model, client)
         if denial is not None:
             self._recorder.rejected(denial.reason, protocol)
+        elif isinstance(key, ApiKey):
+            set_principal(key.id)  # the caller's task: the inference log reads it
         return denial
 
     async def identify(self, authorization: str | None) -> ApiKey | Denial | None:

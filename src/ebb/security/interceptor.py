@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 
+from ebb.core.caller import set_principal
 from ebb.security.gate import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Denial, Gate
 from ebb.security.keys import ApiKey
 from ebb.security.policy import Action, action_for_grpc
@@ -68,6 +69,8 @@ def _guarded(handler: Any, gate: Gate, key: ApiKey | None, action: Action) -> An
         if denial is not None:
             gate.record(denial, "grpc")
             await _abort(context, denial)
+        if key is not None:
+            set_principal(key.id)  # this RPC's task: the inference log reads it
         answer = behaviour(request, context)
         return await answer if inspect.isawaitable(answer) else answer
 

@@ -8,6 +8,7 @@ from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ebb.core.caller import principal, protocol
 from ebb.core.dispatch import HookRunner, InferenceHook, InferenceRecord, select_outputs, status_of
 from ebb.core.errors import InvalidInput, ModelNotFound
 from ebb.core.types import InferRequest, InferResponse, ModelMetadata
@@ -15,7 +16,7 @@ from ebb.runtime.base import ModelSource
 from ebb.serving.batching import BatchPolicy
 from ebb.serving.queue import ModelQueue, Pending
 from ebb.serving.stats import ModelStats, ServingObserver
-from ebb.serving.workers import WorkerPool
+from ebb.serving.workers import DEFAULT_MAX_BATCH_RUNTIME_S, WorkerPool
 
 
 @dataclass
@@ -27,6 +28,8 @@ class ServedModel:
     default_timeout_s: float | None
     scale_from_zero: bool = False
     """Whether requests are buffered while the first worker starts (min workers 0)."""
+    warmed: bool = False
+    """Whether a warm-up inference succeeded (``ebb.serving.warmup``): readiness waits for it."""
 
     @property
     def name(self) -> str:
@@ -35,12 +38,18 @@ class ServedModel:
     @classmethod
     def create(cls, source: ModelSource, metadata: ModelMetadata, policy: BatchPolicy,
                max_queue_size: int, default_timeout_s: float | None, scale_from_zero: bool,
-               observer: ServingObserver, context: Any) -> ServedModel:
-        """Wire a model's queue and worker pool together; no worker is started yet."""
+               observer: ServingObserver, context: Any,
+               max_batch_runtime_s: float = DEFAULT_MAX_BATCH_RUNTIME_S,
+               warmed: bool = False) -> ServedModel:
+        """Wire a model's queue and worker pool together; no worker is started yet.
+
+        ``warmed``: whether it counts as ready without a warm-up inference (callers that run
+        ``ebb.serving.warmup`` pass False)."""
         queue = ModelQueue(policy, max_queue_size)
         stats = ModelStats()
         pool = WorkerPool(metadata.name, source, metadata, queue, stats, observer, context)
-        return cls(metadata, queue, pool, stats, default_timeout_s, scale_from_zero)
+        pool.max_batch_runtime_s = max_batch_runtime_s
+        return cls(metadata, queue, pool, stats, default_timeout_s, scale_from_zero, warmed)
 
 
 class QueueDispatcher:
@@ -57,6 +66,9 @@ class QueueDispatcher:
         """The served models by name; fixed once the dispatcher is built."""
         self._names = tuple(self.models)
         self._hooks = HookRunner(hooks) if hooks else None
+        self.draining = False
+        """Set at the start of a shutdown: readiness is false from then on, though accepted and
+        new requests are still served until the queues close."""
 
     def model_names(self) -> tuple[str, ...]:
         return self._names
@@ -75,15 +87,19 @@ class QueueDispatcher:
         return served
 
     def ready(self, name: str, version: str = "") -> bool:
-        """Ready when a worker can answer, or when scale-from-zero will start one for it."""
+        """Ready when the model answered its warm-up and a worker can answer now (idle, or busy
+        with a batch not past its deadline), or when scale-from-zero will start one; never while
+        the server shuts down."""
         served = self.model(name, version)
-        return served.scale_from_zero or served.pool.counts().ready > 0
+        if self.draining or not served.warmed:
+            return False
+        return served.scale_from_zero or served.pool.can_answer(asyncio.get_running_loop().time())
 
     async def infer(self, request: InferRequest) -> InferResponse:
         if self._hooks is not None:
             return await self._infer_and_report(request, self._hooks)
         served = self.model(request.model_name, request.model_version)
-        pending = _admit(served, request)
+        pending = admit(served, request)
         return _response(served.metadata, request, await pending.future)
 
     async def _infer_and_report(self, request: InferRequest, hooks: HookRunner
@@ -95,7 +111,7 @@ class QueueDispatcher:
         error: BaseException | None = None
         try:
             served = self.model(request.model_name, request.model_version)
-            pending = _admit(served, request)
+            pending = admit(served, request)
             response = _response(served.metadata, request, await pending.future)
             return response
         except BaseException as caught:
@@ -111,10 +127,11 @@ class QueueDispatcher:
                 waited_until = pending.taken_at if batch_size else asyncio.get_running_loop().time()
                 queue_wait_s = waited_until - pending.enqueued_at
             hooks(InferenceRecord(request, response, error, status_of(error), received_at,
-                                  queue_wait_s, inference_s, total_s, batch_size))
+                                  queue_wait_s, inference_s, total_s, batch_size, protocol(),
+                                  principal()))
 
 
-def _admit(served: ServedModel, request: InferRequest) -> Pending:
+def admit(served: ServedModel, request: InferRequest) -> Pending:
     """Validate and queue a request (``Unavailable`` at once when the queue is full)."""
     rows, signature = validate(request, served.metadata)
     loop = asyncio.get_running_loop()

@@ -3,7 +3,11 @@
 Requests that can share a batch (same input names, datatypes and non-batch dimensions) form a
 group; the oldest request decides which group goes next. Workers wait on a future, woken by new
 arrivals or by a timer at the oldest request's flush deadline, never by polling. A full queue
-refuses at once, and a request whose deadline passes while it waits leaves with 504.
+refuses at once. A request's deadline timer runs until it is answered: past its deadline it
+leaves with 504 whether it is still waiting or already running in a worker (the watchdog in
+``ebb.serving.workers`` then deals with the worker). Requests whose batch lost its worker come
+back "alone": each is handed out as a batch of its own, ahead of the others, so that the one
+that crashed a worker can be told apart from the innocent ones.
 """
 
 from __future__ import annotations
@@ -24,8 +28,9 @@ _sequence = count()
 class Pending:
     """A request admitted to the queue, waiting for its answer."""
 
-    __slots__ = ("attempts", "batch_size", "enqueued_at", "future", "inference_s", "request",
-                 "rows", "sequence", "signature", "taken_at", "timer")
+    __slots__ = ("alone", "batch_size", "deadline", "enqueued_at", "future", "inference_s",
+                 "queued", "request", "rows", "sequence", "signature", "solo_losses", "taken_at",
+                 "timer")
 
     def __init__(self, request: InferRequest, rows: int, signature: Hashable,
                  future: asyncio.Future[object]) -> None:
@@ -34,7 +39,13 @@ class Pending:
         self.signature = signature
         self.future = future
         self.enqueued_at = 0.0
-        self.attempts = 0
+        self.deadline: float | None = None
+        """Loop time after which it is answered 504; None: no deadline."""
+        self.alone = False
+        """Run it in a batch of its own (its last batch lost its worker)."""
+        self.solo_losses = 0
+        """Workers lost while it ran alone."""
+        self.queued = False
         self.sequence = next(_sequence)
         self.timer: asyncio.TimerHandle | None = None
         self.taken_at = 0.0
@@ -59,13 +70,14 @@ class ModelQueue:
         self.max_size = max_size
         self.retry_after_s = retry_after_s
         self._groups: dict[Hashable, _Group] = {}
+        self._solo: deque[Pending] = deque()
         self._depth = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
         self.rejected = 0
         """Requests refused because the queue was full."""
         self.expired = 0
-        """Requests whose deadline passed while they waited."""
+        """Requests whose deadline passed before they were answered (504)."""
 
     @property
     def depth(self) -> int:
@@ -83,19 +95,22 @@ class ModelQueue:
             )
         loop = asyncio.get_running_loop()
         pending.enqueued_at = loop.time()
+        pending.deadline = deadline
         if deadline is not None:
             pending.timer = loop.call_at(deadline, self._expire, pending)
         self._append(pending)
         self._wake_one()
 
-    def requeue_front(self, batch: Iterable[Pending]) -> None:
-        """Put a batch back at the head of its group (its worker died before answering)."""
-        for pending in sorted(batch, key=lambda item: item.sequence, reverse=True):
-            group = self._groups.setdefault(pending.signature, _Group())
-            group.items.appendleft(pending)
-            group.rows += pending.rows
+    def requeue_alone(self, items: Iterable[Pending]) -> None:
+        """Put requests back at the head of the queue, each to run as a batch of its own (their
+        worker died before answering); their deadline timers still run."""
+        for pending in sorted(items, key=lambda item: item.sequence, reverse=True):
+            pending.alone = True
+            pending.queued = True
+            self._solo.appendleft(pending)
             self._depth += 1
-        self._wake_one()
+        if self._solo:
+            self._wake_one()
 
     def _append(self, pending: Pending) -> None:
         group = self._groups.get(pending.signature)
@@ -103,23 +118,32 @@ class ModelQueue:
             group = self._groups[pending.signature] = _Group()
         group.items.append(pending)
         group.rows += pending.rows
+        pending.queued = True
         self._depth += 1
 
-    def _expire(self, pending: Pending) -> None:
-        group = self._groups.get(pending.signature)
-        if group is None or pending not in group.items:
+    def _remove(self, pending: Pending) -> None:
+        self._depth -= 1
+        pending.queued = False
+        if pending.alone:
+            self._solo.remove(pending)
             return
+        group = self._groups[pending.signature]
         group.items.remove(pending)
         group.rows -= pending.rows
-        self._depth -= 1
         if not group.items:
             del self._groups[pending.signature]
+
+    def _expire(self, pending: Pending) -> None:
+        if pending.future.done():
+            return
+        waiting = pending.queued
+        if waiting:
+            self._remove(pending)
         self.expired += 1
-        if not pending.future.done():
-            waited = asyncio.get_running_loop().time() - pending.enqueued_at
-            pending.future.set_exception(DeadlineExceeded(
-                f"request deadline passed after {waited * 1000:.0f} ms waiting in the queue"
-            ))
+        waited = asyncio.get_running_loop().time() - pending.enqueued_at
+        where = "waiting in the queue" if waiting else "without an answer from the model"
+        pending.future.set_exception(DeadlineExceeded(
+            f"request deadline passed after {waited * 1000:.0f} ms {where}"))
 
     def _wake_one(self) -> None:
         while self._waiters:
@@ -129,7 +153,13 @@ class ModelQueue:
                 return
 
     def take_ready_batch(self, now: float) -> list[Pending] | None:
-        """The next batch if one is due now: a full group first, else the oldest group's delay."""
+        """The next batch if one is due now: a request to run alone first, then a full group,
+        else the oldest group's delay."""
+        if self._solo:
+            pending = self._solo.popleft()
+            pending.queued = False
+            self._depth -= 1
+            return [pending]
         chosen: _Group | None = None
         for group in self._groups.values():
             if group.rows >= self.policy.max_batch_size:
@@ -145,8 +175,7 @@ class ModelQueue:
         batch = [chosen.items.popleft() for _ in range(taken)]
         for pending in batch:
             chosen.rows -= pending.rows
-            if pending.timer is not None:
-                pending.timer.cancel()
+            pending.queued = False
         self._depth -= taken
         if not chosen.items:
             del self._groups[batch[0].signature]
@@ -199,20 +228,25 @@ class ModelQueue:
         """Fail every waiting request (shutdown); returns how many."""
         self._closed = True
         failed = 0
-        for group in self._groups.values():
-            for pending in group.items:
-                if pending.timer is not None:
-                    pending.timer.cancel()
-                if not pending.future.done():
-                    pending.future.set_exception(error)
-                    failed += 1
+        for pending in self._waiting():
+            pending.queued = False
+            if pending.timer is not None:
+                pending.timer.cancel()
+            if not pending.future.done():
+                pending.future.set_exception(error)
+                failed += 1
         self._groups.clear()
+        self._solo.clear()
         self._depth = 0
         return failed
 
+    def _waiting(self) -> list[Pending]:
+        return [*self._solo, *(item for group in self._groups.values() for item in group.items)]
+
     def peek(self, limit: int) -> list[Pending]:
         """Up to ``limit`` waiting requests, for diagnostics and tests."""
-        return [item for group in self._groups.values() for item in islice(group.items, limit)]
+        return [*islice(self._solo, limit),
+                *(item for group in self._groups.values() for item in islice(group.items, limit))]
 
 
 def _resolve(waiter: asyncio.Future[None]) -> None:

@@ -22,6 +22,10 @@ class ModelStats:
     batch_seconds: float = 0.0
     """Wall time workers spent running batches."""
     worker_restarts: int = 0
+    poison_requests: int = 0
+    """Requests answered 500 because they made a worker die while running alone."""
+    watchdog_kills: int = 0
+    """Workers killed because their batch ran past its deadline or the runtime limit."""
 
 
 class ServingObserver(Protocol):

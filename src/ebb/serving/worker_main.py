@@ -30,19 +30,26 @@ from ebb.core.datatypes import numpy_dtype
 from ebb.core.types import ModelMetadata
 from ebb.runtime.base import ModelRuntime, ModelSource
 from ebb.serving.ipc import Arena, fetch, place, recv_message, send_message
+from ebb.serving.lifeline import die_with_parent
 
 Inputs = Mapping[str, np.ndarray]
 WORKER_NICENESS = 2
 
 
-def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadata) -> None:
-    # Ctrl-C reaches the whole process group; the gateway decides when workers stop.
+def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadata,
+                gateway_pid: int) -> None:
+    die_with_parent(gateway_pid)
+    # Ctrl-C and SIGTERM reach the whole process group (a terminal, a container runtime): the
+    # gateway decides when workers stop, after it drained them.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     # A slightly lower priority than the gateway: under CPU contention the gateway keeps
     # admitting, shedding and answering instead of freezing behind its own workers.
     os.nice(WORKER_NICENESS)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _, fds, _, _ = socket.recv_fds(sock, 16, 2)
+    if len(fds) != 2:
+        return  # the gateway stopped this worker before it started
     arena_in, arena_out = (Arena(fd, os.fstat(fd).st_size) for fd in fds)
     started = time.perf_counter()
     try:

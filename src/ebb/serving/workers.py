@@ -2,8 +2,12 @@
 
 Each ``WorkerHandle`` owns one process and one coroutine. The coroutine takes a batch from the
 model's queue whenever its process is idle, so batches reach idle workers with no central
-dispatcher, and a draining worker simply stops asking. A worker that dies mid-batch has its
-batch put back at the head of the queue (each request is retried once) and is replaced.
+dispatcher, and a draining worker simply stops asking. A watchdog timer runs beside each
+batch: a batch that runs past its requests' deadlines (with some patience, see
+``ebb.serving.watchdog``) or past ``max_batch_runtime_s`` gets its worker SIGKILLed. A worker
+that dies mid-batch is replaced, and its batch is settled by ``ebb.serving.losses``: each
+request runs again alone, and one that takes a worker down alone is poison (500, not retried).
+Workers die with the gateway (``ebb.serving.lifeline``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,10 @@ import asyncio
 import contextlib
 import enum
 import logging
+import math
 import multiprocessing
+import os
+import signal
 import socket
 import time
 from collections.abc import Callable
@@ -20,26 +27,29 @@ from dataclasses import dataclass
 from itertools import count
 from typing import Any
 
-import numpy as np
-
-from ebb.core.errors import ModelError, Unavailable
+from ebb.core.errors import ModelError
 from ebb.core.types import ModelMetadata
 from ebb.runtime.base import ModelSource
+from ebb.serving.batch_wire import batch_message, deliver, split_answers
 from ebb.serving.drain_order import DrainCandidate, choose_to_drain
-from ebb.serving.ipc import Arena, fetch, place_stacked, read_message, write_message
+from ebb.serving.ipc import Arena, fetch, read_message, write_message
+from ebb.serving.lifeline import reap, start_fork_server
+from ebb.serving.losses import describe, settle_lost_batch
 from ebb.serving.queue import ModelQueue, Pending
 from ebb.serving.stats import ModelStats, ServingObserver
+from ebb.serving.watchdog import can_answer, kill_at, loss_of, overdue_at
 from ebb.serving.worker_main import worker_main
 
 log = logging.getLogger("ebb.workers")
 
-MAX_ATTEMPTS = 2
-"""A request is tried at most twice: once, and once more if its worker died."""
+DEFAULT_MAX_BATCH_RUNTIME_S = 60.0
 
-_PRELOAD = ["ebb.serving.worker_main", "ebb.runtime.loaders", "ebb.cli", "numpy", "onnxruntime"]
+_PRELOAD = ["ebb.serving.fork_server_guard", "ebb.serving.worker_main", "ebb.runtime.loaders",
+            "ebb.cli", "numpy", "onnxruntime"]
 """Imported once in the fork server: a worker then starts in tens of milliseconds, and a burst of
 new workers does not starve the gateway of CPU while they import (``ebb.cli`` is there because
-a child re-imports the main module, and pydantic costs ~0.3 s)."""
+a child re-imports the main module, and pydantic costs ~0.3 s). The guard comes first: it ties
+the fork server's life to the gateway's (``ebb.serving.lifeline``)."""
 
 
 def worker_context() -> Any:
@@ -81,8 +91,13 @@ class WorkerHandle:
         self.started_at = time.monotonic()
         self._process: Any = None
         self._writer: asyncio.StreamWriter | None = None
-        self._batch: list[Pending] | None = None
+        self.batch: list[Pending] | None = None
+        """The batch it is running."""
         self._died = False
+        self.killed_by_gateway = False
+        """The gateway SIGKILLed it: the watchdog, or a shutdown past its drain timeout."""
+        self.overdue = math.inf
+        """Loop time from which its running batch is overdue (readiness stops counting it)."""
         self._arena_in: Arena | None = None
         self._arena_out: Arena | None = None
         self.task: asyncio.Task[None] | None = None
@@ -104,9 +119,9 @@ class WorkerHandle:
                 self.busy = False
                 batch = await self.pool.queue.next_batch()
                 self.busy = True
-                self._batch = batch
+                self.batch = batch
                 await self._run_batch(reader, batch)
-                self._batch = None
+                self.batch = None
         except (asyncio.IncompleteReadError, ConnectionError, EOFError):
             if self.state is WorkerState.STARTING:
                 self.pool.load_failures.append("worker process exited while loading the model")
@@ -123,7 +138,8 @@ class WorkerHandle:
         finally:
             self.busy = False
         if self._died:
-            self.pool.on_crash(self, self._batch)
+            await self._stop_process()  # reaped: its exit status says how it died
+            self.pool.on_crash(self, self.batch, self._process.exitcode)
         await self._stop_process()
         self.state = WorkerState.STOPPED
         self.pool.forget(self)
@@ -133,7 +149,7 @@ class WorkerHandle:
         parent, child = socket.socketpair()
         pool = self.pool
         self._process = pool.context.Process(
-            target=worker_main, args=(child, pool.source, pool.metadata),
+            target=worker_main, args=(child, pool.source, pool.metadata, os.getpid()),
             name=f"ebb-worker-{pool.model}-{self.id}", daemon=True,
         )
         began = time.perf_counter()
@@ -164,6 +180,18 @@ class WorkerHandle:
         if not self.busy and self.task is not None:
             self.task.cancel()
 
+    def _kill_hung(self, began: float, size: int) -> None:
+        """The watchdog's timer: the batch is overdue; SIGKILL the worker (``run`` replaces it)."""
+        if self.pid is None or self._died:
+            return
+        self.killed_by_gateway = True
+        self.pool.stats.watchdog_kills += 1
+        log.warning("model %s: worker %d (pid %s) has run a batch of %d for %.1f s, past its "
+                    "deadline or --max-batch-runtime-s; killing it", self.pool.model, self.id,
+                    self.pid, size, asyncio.get_running_loop().time() - began)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
     async def _run_batch(self, reader: asyncio.StreamReader, batch: list[Pending]) -> None:
         assert self._writer is not None
         pool = self.pool
@@ -172,13 +200,18 @@ class WorkerHandle:
         taken_at = loop.time()
         size = len(batch)
         pool.inflight += len(batch)
+        typical = pool.stats.batch_seconds / pool.stats.batches if pool.stats.batches else 0.0
+        deadlines = [item.deadline for item in batch]
+        self.overdue = overdue_at(taken_at, deadlines, pool.max_batch_runtime_s, typical)
+        watchdog = loop.call_at(kill_at(taken_at, deadlines, pool.max_batch_runtime_s, typical),
+                                self._kill_hung, taken_at, size)
         try:
-            write_message(self._writer, _batch_message(batch, pool.batchable, self._arena_in))
+            write_message(self._writer, batch_message(batch, pool.batchable, self._arena_in))
             reply = await read_message(reader)
-        except BaseException:
+        finally:
+            watchdog.cancel()
+            self.overdue = math.inf
             pool.inflight -= len(batch)
-            raise
-        pool.inflight -= len(batch)
         kind, payload, seconds, arena_size = reply
         now = loop.time()
         pool.stats.batches += 1
@@ -186,23 +219,16 @@ class WorkerHandle:
         pool.stats.completions += len(batch)
         pool.observer.batch_done(pool.model, len(batch), sum(item.rows for item in batch),
                                  seconds, [now - item.enqueued_at - seconds for item in batch])
-        if kind == "ok":
-            if isinstance(payload, dict):
-                answers = _split(fetch(payload, self._arena_out, arena_size, copy=True), batch)
-            else:
-                answers = payload
-            for item, outputs in zip(batch, answers, strict=True):
-                item.taken_at, item.batch_size, item.inference_s = taken_at, size, seconds
-                if not item.future.done():
-                    item.future.set_result(outputs)
-            pool.observer.batch_sample(
-                pool.model, {t.name: t.data for t in batch[0].request.inputs}, answers[0])
+        if kind != "ok":
+            deliver(batch, ModelError(f"model {pool.model} failed: {payload}"), taken_at, seconds)
+            return
+        if isinstance(payload, dict):
+            answers = split_answers(fetch(payload, self._arena_out, arena_size, copy=True), batch)
         else:
-            error = ModelError(f"model {pool.model} failed: {payload}")
-            for item in batch:
-                item.taken_at, item.batch_size, item.inference_s = taken_at, size, seconds
-                if not item.future.done():
-                    item.future.set_exception(error)
+            answers = payload
+        deliver(batch, answers, taken_at, seconds)
+        pool.observer.batch_sample(
+            pool.model, {t.name: t.data for t in batch[0].request.inputs}, answers[0])
 
     async def _stop_process(self) -> None:
         process = self._process
@@ -217,46 +243,19 @@ class WorkerHandle:
         if self._writer is not None:
             self._writer.close()
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, _reap, process)
+        await loop.run_in_executor(None, reap, process)
         for arena in (self._arena_in, self._arena_out):
             if arena is not None:
                 arena.close()
         self._arena_in = self._arena_out = None
+        self._writer = None
 
-
-def _batch_message(batch: list[Pending], batchable: bool, arena: Arena) -> tuple[Any, ...]:
-    if not batchable:
-        return "each", [{t.name: t.data for t in item.request.inputs} for item in batch]
-    parts: dict[str, list[np.ndarray]] = {t.name: [] for t in batch[0].request.inputs}
-    for item in batch:
-        for tensor in item.request.inputs:
-            parts[tensor.name].append(tensor.data)
-    return "stacked", place_stacked(parts, arena), arena.size
-
-
-def _split(outputs: dict[str, np.ndarray], batch: list[Pending]) -> list[dict[str, np.ndarray]]:
-    """Views of the stacked answer, one per request, by each request's rows."""
-    if len(batch) == 1:
-        return [outputs]
-    answers = []
-    offset = 0
-    for item in batch:
-        end = offset + item.rows
-        answers.append({name: array[offset:end] for name, array in outputs.items()})
-        offset = end
-    return answers
-
-
-def _reap(process: Any) -> None:
-    if process.pid is None:
-        return
-    process.join(timeout=5)
-    if process.is_alive():
-        process.terminate()
-        process.join(timeout=5)
-    if process.is_alive():
-        process.kill()
-        process.join()
+    def kill(self) -> None:
+        """SIGKILL the process now (shutdown past its drain timeout)."""
+        if self.pid is not None and not self._died and self._process is not None:
+            self.killed_by_gateway = True
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
 
 
 class _LoadFailed(Exception):
@@ -281,6 +280,9 @@ class WorkerPool:
         self.inflight = 0
         self.load_failures: list[str] = []
         self.on_change: Callable[[], None] = lambda: None
+        self.max_batch_runtime_s = DEFAULT_MAX_BATCH_RUNTIME_S
+        """A batch running longer has its worker killed, whatever its deadlines."""
+        self.closing = False
 
     def counts(self) -> WorkerCounts:
         starting = ready = draining = 0
@@ -294,6 +296,7 @@ class WorkerPool:
         return WorkerCounts(starting, ready, draining)
 
     def add(self, count: int = 1) -> None:
+        start_fork_server()  # from the loop's thread, not an executor's: see lifeline
         for _ in range(count):
             worker = WorkerHandle(self)
             self.workers.append(worker)
@@ -321,24 +324,20 @@ class WorkerPool:
         elif target < active:
             self.remove(active - target)
 
-    def on_crash(self, worker: WorkerHandle, batch: list[Pending] | None) -> None:
+    def on_crash(self, worker: WorkerHandle, batch: list[Pending] | None,
+                 exitcode: int | None) -> None:
         self.stats.worker_restarts += 1
         self.observer.worker_restarted(self.model)
-        log.warning("model %s: worker %d (pid %s) died%s; starting a replacement", self.model,
-                    worker.id, worker.pid,
-                    f" during a batch of {len(batch)}; retrying it" if batch else "")
+        loss = loss_of(exitcode, worker.killed_by_gateway)
+        retried = 0
         if batch:
-            retry = []
-            for item in batch:
-                item.attempts += 1
-                if item.attempts >= MAX_ATTEMPTS:
-                    if not item.future.done():
-                        item.future.set_exception(Unavailable(
-                            "the worker running this request died twice; not retrying"))
-                else:
-                    retry.append(item)
-            self.queue.requeue_front(retry)
-        if worker.state is not WorkerState.DRAINING:
+            retried = settle_lost_batch(self.model, batch, loss, exitcode, self.queue,
+                                        self.stats, self.max_batch_runtime_s)
+        how = "was stopped" if worker.killed_by_gateway else f"died ({describe(exitcode)})"
+        during = f" during a batch of {len(batch)}, {retried} retried one by one" if batch else ""
+        log.warning("model %s: worker %d (pid %s) %s%s%s", self.model, worker.id, worker.pid,
+                    how, during, "" if self.closing else "; starting a replacement")
+        if worker.state is not WorkerState.DRAINING and not self.closing:
             worker.state = WorkerState.STOPPED
             self.add(1)
 
@@ -350,6 +349,22 @@ class WorkerPool:
     def pids(self) -> list[int]:
         return [w.pid for w in self.workers if w.pid is not None]
 
+    def fail_running(self, error: Exception) -> int:
+        """Answer every request the workers are running with ``error`` (a shutdown past its
+        drain timeout); returns how many. An answer that comes later is dropped."""
+        running = [item for worker in self.workers if worker.busy and worker.batch
+                   for item in worker.batch if not item.future.done()]
+        for item in running:
+            if item.timer is not None:
+                item.timer.cancel()
+            item.future.set_exception(error)
+        return len(running)
+
+    def can_answer(self, now: float) -> bool:
+        """Whether a ready worker is idle or busy with a batch that is not overdue."""
+        return any(w.state is WorkerState.READY and can_answer(w.busy, w.overdue, now)
+                   for w in self.workers)
+
     async def wait_ready(self, count: int, timeout_s: float) -> None:
         """Wait until ``count`` workers are ready (startup); raises if loading failed."""
         deadline = time.monotonic() + timeout_s
@@ -360,12 +375,20 @@ class WorkerPool:
                 raise TimeoutError(f"model {self.model}: workers not ready after {timeout_s} s")
             await asyncio.sleep(0.01)
 
-    async def close(self) -> None:
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Stop every worker: idle ones at once, busy ones after their batch, and any still
+        running after ``timeout_s`` by SIGKILL (shutdown must end)."""
+        self.closing = True
         for worker in list(self.workers):
             worker.drain()
         tasks = [w.task for w in self.workers if w.task is not None]
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        if not tasks:
+            return
+        _, running = await asyncio.wait(tasks, timeout=timeout_s)
+        if running:
+            for worker in list(self.workers):
+                worker.kill()
+            await asyncio.wait(running, timeout=5.0)
 
 
 class _LoadFailedError(RuntimeError):

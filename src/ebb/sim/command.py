@@ -2,6 +2,7 @@
 
     ebb sim --synthetic step --policy all --slo-ms 200 --out sim-report
     ebb sim --trace azure_llm_2023_conv.csv --speedup 20 --policy ebb --policy hpa --json
+    ebb sim --synthetic step --world kubernetes --workers-per-pod 2   # pods on a cluster
 
 `add_arguments` fills a parser (the `ebb` CLI wires it as a sub-command); `run` does the work
 and returns the exit status. Parsing and validation happen here and nowhere else.
@@ -19,10 +20,13 @@ from pathlib import Path
 from typing import TextIO
 
 from ebb.autoscale.policies import POLICY_NAMES, parse_knob_value
+from ebb.sim.cluster import CPU_POLICY, knob_policy
 from ebb.sim.compare import Comparison, compare
 from ebb.sim.report import Report, headline, summary_json, table, write_report
 from ebb.sim.tune import training_slice, tune
 from ebb.sim.world import (
+    KUBERNETES_POLICIES,
+    Cluster,
     ColdStart,
     PolicySpec,
     ServiceModel,
@@ -41,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _traffic_arguments(parser.add_argument_group("traffic"))
     _policy_arguments(parser.add_argument_group("policies"))
     _world_arguments(parser.add_argument_group("world"))
+    _cluster_arguments(parser.add_argument_group(
+        "kubernetes world", "--world kubernetes: pods of W workers, each system's signal path "
+                            "on a cluster (see docs/simulator.md)"))
     _output_arguments(parser.add_argument_group("run and output"))
 
 
@@ -62,8 +69,12 @@ def _traffic_arguments(source: argparse._ArgumentGroup) -> None:
 
 
 def _policy_arguments(policy: argparse._ArgumentGroup) -> None:
-    policy.add_argument("--policy", action="append", choices=(*POLICY_NAMES, "all"),
-                        help="policy to compare, repeatable, or 'all' (default: all)")
+    policy.add_argument("--policy", action="append",
+                        choices=(*POLICY_NAMES, CPU_POLICY, "all"),
+                        help="policy to compare, repeatable, or 'all' (default: all; in the "
+                             f"kubernetes world: {', '.join(KUBERNETES_POLICIES)}); "
+                             f"{CPU_POLICY} is the textbook HPA on CPU utilisation (kubernetes "
+                             "world only)")
     policy.add_argument("--knob", action="append", default=[], metavar="POLICY.KNOB=VALUE",
                         help="set a policy knob, e.g. hpa.target=2 (repeatable)")
     policy.add_argument("--ideal-signals", action="store_true",
@@ -104,6 +115,29 @@ def _world_arguments(world: argparse._ArgumentGroup) -> None:
                             "for policies with that knob (default: 30)")
 
 
+def _cluster_arguments(cluster: argparse._ArgumentGroup) -> None:
+    cluster.add_argument("--world", choices=("local", "kubernetes"), default="local",
+                         help="local: worker processes on one machine (default); kubernetes: "
+                              "pods, scaled by the Ebb controller, HPA, KEDA, KPA or an HPA on "
+                              "CPU, each through its signal path on a cluster")
+    cluster.add_argument("--workers-per-pod", type=int, default=1, metavar="W",
+                         help="workers in one pod; policies see pods x W workers and their "
+                              "answer becomes pods, rounded up (default: 1); worker bounds "
+                              "round to whole pods")
+    cluster.add_argument("--pod-cold-start-s", type=float, default=20.0,
+                         help="seconds from a new pod to ready: scheduling, image pull, model "
+                              "load; replaces --cold-start-s, spread by --cold-start-cv "
+                              "(default: 20)")
+    cluster.add_argument("--controller-interval-s", type=float, default=0.5,
+                         help="the Ebb controller's scrape-and-decide tick, as `ebb controller "
+                              "--interval-s` (default: 0.5)")
+    cluster.add_argument("--prometheus-scrape-s", type=float, default=5.0,
+                         help="Prometheus scrape interval for HPA and KEDA: the rendered "
+                              "PodMonitor's (default: 5; prometheus-operator's own: 30)")
+    cluster.add_argument("--metrics-resolution-s", type=float, default=15.0,
+                         help="metrics-server resolution for hpa-cpu (default: 15)")
+
+
 def _output_arguments(run_group: argparse._ArgumentGroup) -> None:
     run_group.add_argument("--seed", type=int, default=0, help="(default: 0)")
     run_group.add_argument("--repeat", type=int, default=1,
@@ -135,24 +169,51 @@ def _knobs(items: list[str], policies: tuple[str, ...]) -> dict[str, dict[str, o
         if name not in knobs:
             raise _Usage(f"--knob {item!r}: policy {name!r} is not being compared")
         knob = key.replace("-", "_")
-        knobs[name][knob] = parse_knob_value(name, knob, raw)
+        knobs[name][knob] = parse_knob_value(knob_policy(name), knob, raw)
     return knobs
+
+
+def _policy_names(args: argparse.Namespace) -> tuple[str, ...]:
+    """The policies asked for, 'all' meaning every one of this world's."""
+    kubernetes = args.world == "kubernetes"
+    every = KUBERNETES_POLICIES if kubernetes else POLICY_NAMES
+    names = tuple(dict.fromkeys(every if not args.policy or "all" in args.policy
+                                else args.policy))
+    if CPU_POLICY in names and not kubernetes:
+        raise _Usage(f"--policy {CPU_POLICY} needs --world kubernetes")
+    return names
+
+
+def _cluster(args: argparse.Namespace) -> Cluster | None:
+    if args.world != "kubernetes":
+        return None
+    return Cluster(args.workers_per_pod, args.controller_interval_s,
+                   prometheus_scrape_s=args.prometheus_scrape_s,
+                   metrics_resolution_s=args.metrics_resolution_s)
 
 
 def _world(args: argparse.Namespace) -> World:
     try:
+        cluster = _cluster(args)
+        per_pod = cluster.workers_per_pod if cluster else 1
+        low = -(-args.min_workers // per_pod) * per_pod
+        start = args.initial_workers
+        if start is not None:
+            start = -(-start // per_pod) * per_pod
+        cold = args.pod_cold_start_s if cluster else args.cold_start_s
         return World(
             service=ServiceModel(args.service_ms / 1000, args.per_item_ms / 1000,
                                  cv=args.service_cv, size_scaled=args.size_scaled),
-            cold_start=ColdStart(args.cold_start_s, args.cold_start_cv),
+            cold_start=ColdStart(cold, args.cold_start_cv),
             slo_s=args.slo_ms / 1000,
-            min_workers=args.min_workers,
-            max_workers=args.max_workers,
-            initial_workers=args.initial_workers,
+            min_workers=low,
+            max_workers=args.max_workers // per_pod * per_pod,
+            initial_workers=start,
             max_batch_size=args.max_batch_size,
             max_delay_s=args.max_delay_ms / 1000,
             queue_bound=args.queue_bound,
             scale_in_delay_s=args.scale_in_delay_s,
+            cluster=cluster,
         )
     except ValueError as exc:
         raise _Usage(str(exc)) from exc
@@ -215,8 +276,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    names = tuple(dict.fromkeys(
-        POLICY_NAMES if not args.policy or "all" in args.policy else args.policy))
+    names = _policy_names(args)
     knobs = _knobs(args.knob, names)
     if not 0 < args.target_attainment <= 1:
         raise _Usage(f"--target-attainment must be in (0, 1], got {args.target_attainment}")

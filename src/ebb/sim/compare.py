@@ -18,6 +18,7 @@ from ebb.sim.metrics import Summary, summarise
 from ebb.sim.oracle import Oracle, compute_oracle, default_window
 from ebb.sim.world import (
     PIPELINES,
+    Cluster,
     Pipeline,
     PolicySpec,
     World,
@@ -66,9 +67,10 @@ class Comparison:
         return summary.worker_seconds / bound if 0 < bound < float("inf") else float("nan")
 
 
-def pipeline_for(spec: PolicySpec, ideal: bool) -> Pipeline:
-    """The policy's system's signal path, or fresh signals at its own decision period."""
-    pipeline = PIPELINES[spec.name]
+def pipeline_for(spec: PolicySpec, ideal: bool, cluster: Cluster | None = None) -> Pipeline:
+    """The policy's system's signal path (on a cluster, its path there), or fresh signals at
+    its own decision period."""
+    pipeline = PIPELINES[spec.name] if cluster is None else cluster.pipeline(spec.name)
     return pipeline.ideal() if ideal else pipeline
 
 
@@ -89,7 +91,7 @@ def compare(trace: Trace, world: World, specs: Sequence[PolicySpec], *, seed: in
     summaries: list[Summary] = []
     spreads: list[Spread] = []
     for spec in specs:
-        pipeline = pipeline_for(spec, ideal_signals)
+        pipeline = pipeline_for(spec, ideal_signals, world.cluster)
         results: list[Summary] = []
         for r in range(repeats):
             label = spec.title if repeats == 1 else f"{spec.title} #{r + 1}"

@@ -33,13 +33,14 @@ from typing import Any
 import numpy as np
 
 from ebb.autoscale.controller import Controller, NullControllerObserver
-from ebb.autoscale.policies import Limits, build_policy
 from ebb.autoscale.sources.counters import GatewayCounters
 from ebb.autoscale.types import Policy
 from ebb.core.coro import run_sync
 from ebb.serving.batching import BatchPolicy, flush_deadline, flush_due, take_count
+from ebb.sim.cluster import CpuSignals, build_sim_policy
 from ebb.sim.control import FleetActuator, ScrapedSignals, VirtualClock
 from ebb.sim.fleet import BUSY, DONE_EVENT, IDLE, Fleet
+from ebb.sim.pods import PodFleet
 from ebb.sim.records import QueueLog, Run, Sample, ScaleEvent, Timeline, assemble_run
 from ebb.sim.world import Pipeline, PolicySpec, World
 from ebb.traces import Trace
@@ -53,8 +54,7 @@ def simulate(trace: Trace, world: World, spec: PolicySpec, pipeline: Pipeline, *
              seed: int, progress: Callable[[float], None] | None = None) -> Run:
     """Replay `trace` through the world under the policy, built as `ebb serve` builds it (the
     world's bounds and scale-in delay); `progress` gets the done fraction."""
-    policy = build_policy(spec.name, spec.knobs, Limits(world.min_workers, world.max_workers),
-                          scale_in_delay_s=world.scale_in_delay_s)
+    policy = build_sim_policy(spec, world)
     return simulate_policy(trace, world, policy, spec.title, pipeline, seed=seed,
                            progress=progress)
 
@@ -71,7 +71,8 @@ def simulate_fixed(trace: Trace, world: World, workers: int, *, seed: int) -> Ru
     """Replay `trace` on a fixed number of always-ready workers (no policy, no cold start):
     the building block of the oracle."""
     engine = _Engine(trace, replace(world, initial_workers=workers, min_workers=workers,
-                                    max_workers=max(1, workers)), None, seed, None)
+                                    max_workers=max(1, workers), cluster=None), None, seed,
+                     None)
     return engine.run(None, f"fixed {workers}")
 
 
@@ -88,7 +89,9 @@ class _Engine:
         self.trace, self.world, self.pipeline, self.progress = trace, world, pipeline, progress
         service_seed, cold_seed = np.random.SeedSequence(seed).spawn(2)
         self.service_rng = np.random.default_rng(service_seed)
-        self.fleet = Fleet(world.cold_start, np.random.default_rng(cold_seed))
+        cold_rng = np.random.default_rng(cold_seed)
+        self.fleet = Fleet(world.cold_start, cold_rng) if world.cluster is None else \
+            PodFleet(world.cold_start, cold_rng, world.cluster.workers_per_pod)
         self.noise: list[float] = []
         self.arr: list[float] = trace.arrivals.tolist()
         self.rule = BatchPolicy(world.max_batch_size, world.max_delay_s)
@@ -111,24 +114,36 @@ class _Engine:
         self.next_scrape = pipeline.scrape_phase_s if pipeline else math.inf
         self.next_tick = 0.0 if pipeline else math.inf
         self.clock = VirtualClock()
-        self.source: ScrapedSignals | None = None
+        self.source: ScrapedSignals | CpuSignals | None = None
         self.controller: Controller | None = None
 
     def run(self, policy: Policy[Any] | None, label: str) -> Run:
-        for _ in range(self.world.start_workers):
-            self.fleet.add(0.0, ready=True)
+        self.fleet.start_ready(self.world.start_workers)
         pipeline = self.pipeline
         if policy is not None and pipeline is not None:
-            self.source = ScrapedSignals(pipeline, self.world.slo_s, self.fleet)
+            source = ScrapedSignals(pipeline, self.world.slo_s, self.fleet) \
+                if pipeline.signal == "gateway" else \
+                CpuSignals(pipeline, self.world.slo_s, self.fleet)
+            self.source = source
             self.controller = Controller(
-                label, policy, self.source, FleetActuator(self.fleet, self.clock),
+                label, policy, source, FleetActuator(self.fleet, self.clock),
                 pipeline.decision_period_s, NullControllerObserver(), self.clock)
         n_adm, taken, ended_at, events = self._replay()
         queue = QueueLog(len(self.arr), n_adm, taken, self.adm_time, self.rejected_ranges,
                          self.batch_k, self.batch_finish)
-        return assemble_run(label, pipeline.describe() if pipeline else "none", queue,
+        return assemble_run(label, self._describe(), queue,
                             self.fleet.created, self.fleet.stopped, self.scale_events,
-                            self.samples, self.trace.duration_s, ended_at, events)
+                            self.samples, self.trace.duration_s, ended_at, events,
+                            self.world.cluster.workers_per_pod if self.world.cluster else None)
+
+    def _describe(self) -> str:
+        """The pipeline in words; on a cluster led by the path's name."""
+        pipeline = self.pipeline
+        if pipeline is None:
+            return "none"
+        if self.world.cluster is None:
+            return pipeline.describe()
+        return f"{pipeline.name}: {pipeline.describe()}"
 
     # -- the hot loop: one iteration per event -------------------------------------------------
 
@@ -273,10 +288,13 @@ class _Engine:
         return min(self.next_scrape, self.next_tick, self.next_sample)
 
     def _decide(self, now: float) -> None:
-        """One controller tick at `now`; a change of the worker count is a scale event."""
+        """One controller tick at `now`; a change of the worker count is a scale event (in
+        pods, a decision that rounds to the pods there are changes nothing)."""
         assert self.controller is not None
         self.clock.time = now
         record = run_sync(self.controller.step())
         if record.direction != "hold":
-            self.scale_events.append(ScaleEvent(record.at, record.current, record.desired,
-                                                record.reason))
+            after = self.fleet.active
+            if after != record.current:
+                self.scale_events.append(ScaleEvent(record.at, record.current, after,
+                                                    record.reason))

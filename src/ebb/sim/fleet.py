@@ -55,25 +55,43 @@ class Fleet:
     def ready_count(self) -> int:
         return len(self.idle) + self.busy
 
+    @property
+    def active(self) -> int:
+        """Workers not draining or stopped: what a policy counts as current."""
+        return len(self.starting) + len(self.idle) + self.busy
+
+    def start_ready(self, count: int) -> None:
+        """`count` workers ready at t = 0 (the warm start every policy gets)."""
+        for _ in range(count):
+            self.add(0.0, ready=True)
+
     def add(self, now: float, ready: bool) -> None:
         """Order one worker: ready at once (a warm start), or after a drawn cold start."""
+        self.add_worker(now, ready, self.cold_delay(ready))
+
+    def cold_delay(self, ready: bool) -> float:
+        """A cold start drawn from the world's distribution (its mean when fixed or ready)."""
+        cold = self._cold
+        if not ready and cold.cv > 0 and cold.mean_s > 0:
+            sigma = cold.sigma
+            return cold.mean_s * float(self._cold_rng.lognormal(-sigma * sigma / 2, sigma))
+        return cold.mean_s
+
+    def add_worker(self, now: float, ready: bool, delay: float) -> int:
+        """Order one worker that is ready after `delay` (at once when `ready`); its id."""
         wid = len(self.state)
         self.created.append(now)
         self.stopped.append(math.inf)
         self.batch_size.append(0)
         self.batch_s.append(0.0)
-        cold = self._cold
-        delay = cold.mean_s
-        if not ready and cold.cv > 0 and cold.mean_s > 0:
-            sigma = cold.sigma
-            delay = cold.mean_s * float(self._cold_rng.lognormal(-sigma * sigma / 2, sigma))
         if ready or delay <= 0:
             self.state.append(IDLE)
             self.idle.append(wid)
-            return
+            return wid
         self.state.append(STARTING)
         self.starting.append(wid)
         heapq.heappush(self.heap, (now + delay, next(self.seq), READY_EVENT, wid))
+        return wid
 
     def became_ready(self, wid: int) -> None:
         """A worker's cold start ended (a drained starting worker has stopped already)."""
@@ -90,21 +108,25 @@ class Fleet:
     def scale_to(self, target: int, now: float) -> None:
         """Order workers up to `target`, or drain down to it in the pool's drain order:
         starting and idle workers stop at once, busy ones finish their batch first."""
-        active = len(self.starting) + len(self.idle) + self.busy
+        active = self.active
         for _ in range(target - active):
             self.add(now, ready=False)
         if active > target:
             for wid in self._choose_to_drain(active - target):
-                if self.state[wid] == STARTING:
-                    self.starting.remove(wid)
-                    self._stop(wid, now)
-                elif self.state[wid] == IDLE:
-                    self.idle.remove(wid)
-                    self._stop(wid, now)
-                else:
-                    self.state[wid] = DRAINING
-                    self.busy -= 1
-                    self.draining += 1
+                self.drain(wid, now)
+
+    def drain(self, wid: int, now: float) -> None:
+        """Take one worker out: a starting or idle one stops, a busy one finishes its batch."""
+        if self.state[wid] == STARTING:
+            self.starting.remove(wid)
+            self._stop(wid, now)
+        elif self.state[wid] == IDLE:
+            self.idle.remove(wid)
+            self._stop(wid, now)
+        else:
+            self.state[wid] = DRAINING
+            self.busy -= 1
+            self.draining += 1
 
     def _choose_to_drain(self, count: int) -> list[int]:
         state = self.state

@@ -45,9 +45,11 @@ class Summary:
     recovery_s: float | None
     """Time from the largest step up in the arrival rate until p99 holds the SLO again;
     None when it never does (or the trace has no step)."""
+    pod_seconds: float | None = None
+    """The kubernetes world's cost in pods (worker-seconds over workers per pod)."""
 
     def as_json(self) -> dict[str, float | int | str | None]:
-        return {
+        doc: dict[str, float | int | str | None] = {
             "slo_attainment": round(self.slo_attainment, 6),
             "worker_seconds": round(self.worker_seconds, 3),
             "p50_ms": _rounded(self.p50_ms),
@@ -61,6 +63,9 @@ class Summary:
             "mean_workers": round(self.mean_workers, 3),
             "pipeline": self.pipeline,
         }
+        if self.pod_seconds is not None:
+            doc["pod_seconds"] = round(self.pod_seconds, 3)
+        return doc
 
 
 def _rounded(value: float) -> float | None:
@@ -107,6 +112,7 @@ def summarise(run: Run, slo_s: float, arrivals: FloatArray, *, start_s: float = 
         scale_events=len(events),
         flips=flips(events),
         recovery_s=recovery_time(arrivals, latency, slo_s, span),
+        pod_seconds=run.pod_seconds_between(start_s, run.duration_s),
     )
 
 

@@ -63,6 +63,9 @@ class Run:
     """Virtual time the run stopped (the trace's end plus whatever answering took)."""
     events: int
     """Events processed, for speed measurements."""
+    workers_per_pod: int | None = None
+    """The kubernetes world's pod size (every worker of a pod is created and stopped with
+    it); None on one machine."""
 
     @property
     def answered(self) -> NDArray[np.bool_]:
@@ -72,6 +75,17 @@ class Run:
     def worker_seconds(self) -> float:
         """Workers that existed (starting, ready or draining) integrated over the trace."""
         return self.worker_seconds_between(0.0, self.duration_s)
+
+    @property
+    def pod_seconds(self) -> float | None:
+        """Pods that existed integrated over the trace (kubernetes world only)."""
+        return self.pod_seconds_between(0.0, self.duration_s)
+
+    def pod_seconds_between(self, start_s: float, end_s: float) -> float | None:
+        """Pod-seconds inside ``[start_s, end_s)``; None on one machine."""
+        if self.workers_per_pod is None:
+            return None
+        return self.worker_seconds_between(start_s, end_s) / self.workers_per_pod
 
     def worker_seconds_between(self, start_s: float, end_s: float) -> float:
         """Worker-seconds spent inside ``[start_s, end_s)``."""
@@ -99,7 +113,8 @@ class QueueLog:
 
 def assemble_run(label: str, pipeline: str, queue: QueueLog, worker_created: list[float],
                  worker_stopped: list[float], scale_events: list[ScaleEvent],
-                 samples: list[Sample], duration_s: float, ended_at: float, events: int) -> Run:
+                 samples: list[Sample], duration_s: float, ended_at: float, events: int,
+                 workers_per_pod: int | None = None) -> Run:
     """The `Run` of the engine's lists: latencies by trace index, refusals, the timeline."""
     rejected = np.zeros(queue.arrivals, dtype=bool)
     for lo, hi in queue.rejected_ranges:
@@ -117,4 +132,4 @@ def assemble_run(label: str, pipeline: str, queue: QueueLog, worker_created: lis
     columns = np.asarray(samples, dtype=np.float64).reshape(-1, 6)
     timeline = Timeline(*(np.ascontiguousarray(columns[:, i]) for i in range(6)))
     return Run(label, pipeline, latency, rejected, created, stopped, tuple(scale_events),
-               timeline, duration_s, ended_at, events)
+               timeline, duration_s, ended_at, events, workers_per_pod)

@@ -62,12 +62,17 @@ def summary_json(report: Report) -> dict[str, JsonValue]:
 
 def _oracle_json(comparison: Comparison) -> dict[str, JsonValue]:
     bound = comparison.oracle_worker_seconds
-    return {
+    doc: dict[str, JsonValue] = {
         "worker_seconds": None if math.isinf(bound) else round(bound, 3),
         "attainment": comparison.target_attainment,
         "window_s": comparison.oracle.window_s,
         "best_attainment": round(comparison.oracle.best_attainment, 6),
     }
+    cluster = comparison.world.cluster
+    if cluster is not None:
+        doc["pod_seconds"] = None if math.isinf(bound) else round(
+            bound / cluster.workers_per_pod, 3)
+    return doc
 
 
 def _policy_json(comparison: Comparison, summary: Summary) -> dict[str, JsonValue]:
@@ -89,20 +94,26 @@ def _policy_json(comparison: Comparison, summary: Summary) -> dict[str, JsonValu
 
 
 def table(comparison: Comparison) -> str:
-    """A fixed-width table of the comparison, the oracle's line last."""
+    """A fixed-width table of the comparison, the oracle's line last (with pod-seconds in
+    the kubernetes world)."""
+    cluster = comparison.world.cluster
+    pods = f" {'pod-s':>9}" if cluster else ""
     head = (f"{'policy':<16} {'attain':>8} {'p50 ms':>8} {'p99 ms':>9} {'rejected':>8} "
-            f"{'worker-s':>10} {'x oracle':>8} {'events':>6} {'flips':>5} {'recover':>8}")
+            f"{'worker-s':>10}{pods} {'x oracle':>8} {'events':>6} {'flips':>5} "
+            f"{'recover':>8}")
     lines = [head, "-" * len(head)]
     for s in comparison.summaries:
         ratio = comparison.ratio_to_oracle(s)
         recover = "-" if s.recovery_s is None else f"{s.recovery_s:.1f}s"
+        pod_s = f" {s.pod_seconds or 0.0:>9.1f}" if cluster else ""
         lines.append(
             f"{s.policy:<16} {s.slo_attainment * 100:7.2f}% {_ms(s.p50_ms):>8} "
-            f"{_ms(s.p99_ms):>9} {s.rejected:>8} {s.worker_seconds:>10.1f} "
+            f"{_ms(s.p99_ms):>9} {s.rejected:>8} {s.worker_seconds:>10.1f}{pod_s} "
             f"{ratio:>8.2f} {s.scale_events:>6} {s.flips:>5} {recover:>8}")
     bound = comparison.oracle_worker_seconds
+    pod_s = f" {bound / cluster.workers_per_pod:>9.1f}" if cluster else ""
     lines.append(f"{'oracle':<16} {comparison.target_attainment * 100:7.2f}% {'':>8} {'':>9} "
-                 f"{'':>8} {bound:>10.1f} {1.0:>8.2f}")
+                 f"{'':>8} {bound:>10.1f}{pod_s} {1.0:>8.2f}")
     return "\n".join(lines)
 
 
@@ -114,6 +125,11 @@ def headline(comparison: Comparison) -> str:
     trace = comparison.trace
     world = comparison.world
     signals = "ideal signals" if comparison.ideal_signals else "each system's own signal path"
+    cluster = world.cluster
+    if cluster is not None:
+        signals = (f"kubernetes: pods of {cluster.workers_per_pod} worker"
+                   f"{'s' if cluster.workers_per_pod > 1 else ''}, pod cold start "
+                   f"{world.cold_start.mean_s:g} s, {signals} on a cluster")
     text = (f"{trace.name}: {len(trace)} requests over {trace.duration_s:.1f} s "
             f"({trace.mean_rate:.1f}/s), SLO {world.slo_s * 1000:g} ms, {signals}; "
             f"oracle window {comparison.oracle.window_s:g} s")
@@ -139,7 +155,7 @@ def _pyplot() -> Any:
 
 
 _COLOURS = {"ebb": "#1b7837", "hpa": "#2166ac", "keda": "#762a83", "kpa": "#e08214",
-            "ray": "#b2182b"}
+            "ray": "#b2182b", "hpa-cpu": "#8c8c8c"}
 
 
 def _colour(label: str) -> str:
@@ -183,6 +199,8 @@ def timelines_png(path: Path, comparison: Comparison) -> None:
     trace = comparison.trace
     duration = max(trace.duration_s, 1e-9)
     fig, axes = plt.subplots(4, 1, figsize=(10, 9.5), sharex=True)
+    cluster = comparison.world.cluster
+    per_pod = cluster.workers_per_pod if cluster else 1
     bins = 200
     width = duration / bins
     counts, edges = np.histogram(trace.arrivals, bins=bins, range=(0.0, duration))
@@ -192,7 +210,7 @@ def timelines_png(path: Path, comparison: Comparison) -> None:
         tl = run.timeline
         colour = _colour(run.policy)
         axes[1].plot(tl.times, tl.queue_depth, color=colour, linewidth=0.9, label=run.policy)
-        axes[2].step(tl.times, tl.starting + tl.ready + tl.draining, where="post",
+        axes[2].step(tl.times, (tl.starting + tl.ready + tl.draining) / per_pod, where="post",
                      color=colour, linewidth=0.9, label=run.policy)
         p99 = windowed_p99(trace.arrivals, run.latency_s, width, bins) * 1000
         p99 = np.where(np.isinf(p99), np.nan, p99)
@@ -203,10 +221,11 @@ def timelines_png(path: Path, comparison: Comparison) -> None:
     if comparison.scored_from_s > 0:
         for ax in axes:
             ax.axvline(comparison.scored_from_s, color="grey", linestyle="--", linewidth=0.8)
-    axes[2].step(oracle_t, oracle.full_workers, where="post", color="black", linestyle="--",
+    axes[2].step(oracle_t, np.asarray(oracle.full_workers) / per_pod, where="post",
+                 color="black", linestyle="--",
                  linewidth=0.8, label="oracle (all windows met)")
     axes[1].set_ylabel("queue depth")
-    axes[2].set_ylabel("workers")
+    axes[2].set_ylabel("pods" if cluster else "workers")
     axes[3].set_ylabel("p99 ms (by arrival)")
     axes[3].set_yscale("log")
     axes[3].axhline(comparison.world.slo_s * 1000, color="grey", linestyle=":", linewidth=1)
@@ -227,7 +246,6 @@ def timelines_png(path: Path, comparison: Comparison) -> None:
 def html_page(report: Report, images: Sequence[tuple[str, Path]]) -> str:
     """One self-contained page: parameters, results, the oracle's method, figures inline."""
     main = report.main
-    world = main.world
     esc = html.escape
     parts = [
         "<!doctype html><html lang=en><head><meta charset=utf-8>",
@@ -243,21 +261,7 @@ def html_page(report: Report, images: Sequence[tuple[str, Path]]) -> str:
     if main.trace.credit:
         parts.append(f"<p class=credit>Trace: {esc(main.trace.credit)}</p>")
     parts.append("<h2>World</h2><table><tr><th>parameter</th><th>value</th></tr>")
-    service = world.service
-    rows = [
-        ("service per batch", f"{service.fixed_s * 1000:g} ms + {service.per_item_s * 1000:g} "
-                              f"ms x n{', size-scaled' if service.size_scaled else ''}"
-                              f"{f', lognormal cv {service.cv:g}' if service.cv else ''}"),
-        ("batching", f"up to {world.max_batch_size}, wait up to {world.max_delay_s * 1000:g} ms"),
-        ("queue bound", str(world.queue_bound)),
-        ("cold start", f"{world.cold_start.mean_s:g} s"
-                       f"{f' (cv {world.cold_start.cv:g})' if world.cold_start.cv else ''}"),
-        ("workers", f"{world.min_workers} to {world.max_workers}, start with "
-                    f"{world.start_workers}"),
-        ("seed", str(main.seed)),
-    ]
-    rows += [(f"signals: {spec.title}", pipeline_for(spec, main.ideal_signals).describe())
-             for spec in report.specs]
+    rows = _world_rows(report)
     parts += [f"<tr><td>{esc(k)}</td><td>{esc(v)}</td></tr>" for k, v in rows]
     parts.append("</table>")
     parts.append(_html_table(main, "Results"))
@@ -284,22 +288,56 @@ def html_page(report: Report, images: Sequence[tuple[str, Path]]) -> str:
     return "\n".join(parts)
 
 
+def _world_rows(report: Report) -> list[tuple[str, str]]:
+    """The world's parameters and each policy's signal path, as (name, value) rows."""
+    main = report.main
+    world = main.world
+    service = world.service
+    rows = [
+        ("service per batch", f"{service.fixed_s * 1000:g} ms + {service.per_item_s * 1000:g} "
+                              f"ms x n{', size-scaled' if service.size_scaled else ''}"
+                              f"{f', lognormal cv {service.cv:g}' if service.cv else ''}"),
+        ("batching", f"up to {world.max_batch_size}, wait up to {world.max_delay_s * 1000:g} ms"),
+        ("queue bound", str(world.queue_bound)),
+        ("cold start", f"{world.cold_start.mean_s:g} s"
+                       f"{f' (cv {world.cold_start.cv:g})' if world.cold_start.cv else ''}"),
+        ("workers", f"{world.min_workers} to {world.max_workers}, start with "
+                    f"{world.start_workers}"),
+        ("seed", str(main.seed)),
+    ]
+    if world.cluster is not None:
+        rows += [("world", f"kubernetes: pods of {world.cluster.workers_per_pod} workers, "
+                           f"the cold start above is the pod's (scheduling, image pull, model "
+                           f"load)")]
+    rows += [(f"signals: {spec.title}",
+              f"{pipeline.name}: {pipeline.describe()}")
+             for spec in report.specs
+             for pipeline in (pipeline_for(spec, main.ideal_signals, world.cluster),)]
+    return rows
+
+
 def _html_table(comparison: Comparison, title: str) -> str:
     esc = html.escape
+    cluster = comparison.world.cluster
+    pods = "<th>pod-s</th>" if cluster else ""
     rows = [f"<h2>{esc(title)}</h2><table><tr><th>policy</th><th>SLO attainment</th>"
             "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>rejected</th><th>worker-s</th>"
-            "<th>x oracle</th><th>scale events</th><th>flips</th><th>recovery s</th></tr>"]
+            f"{pods}<th>x oracle</th><th>scale events</th><th>flips</th><th>recovery s</th>"
+            "</tr>"]
     for s in comparison.summaries:
         recover = "-" if s.recovery_s is None else f"{s.recovery_s:.1f}"
+        pod_s = f"<td>{s.pod_seconds or 0.0:.1f}</td>" if cluster else ""
         rows.append(
             f"<tr><td>{esc(s.policy)}</td><td>{s.slo_attainment * 100:.2f}%</td>"
             f"<td>{_ms(s.p50_ms)}</td><td>{_ms(s.p95_ms)}</td><td>{_ms(s.p99_ms)}</td>"
-            f"<td>{s.rejected}</td><td>{s.worker_seconds:.1f}</td>"
+            f"<td>{s.rejected}</td><td>{s.worker_seconds:.1f}</td>{pod_s}"
             f"<td>{comparison.ratio_to_oracle(s):.2f}</td><td>{s.scale_events}</td>"
             f"<td>{s.flips}</td><td>{recover}</td></tr>")
+    bound = comparison.oracle_worker_seconds
+    pod_s = f"<td>{bound / cluster.workers_per_pod:.1f}</td>" if cluster else ""
     rows.append(f"<tr><td>oracle</td><td>{comparison.target_attainment * 100:.2f}%</td>"
                 f"<td></td><td></td><td></td><td></td>"
-                f"<td>{comparison.oracle_worker_seconds:.1f}</td><td>1.00</td>"
+                f"<td>{bound:.1f}</td>{pod_s}<td>1.00</td>"
                 "<td></td><td></td><td></td></tr></table>")
     return "\n".join(rows)
 

@@ -56,6 +56,9 @@ def grids() -> Mapping[str, tuple[PolicySpec, ...]]:
         "kpa": _grid("kpa", ("container_concurrency", (1, 2, 4, 8)),
                      ("stable window", [(f"stable={d}s", {"stable_window_s": float(d)})
                                         for d in (6, 20, 60)])),
+        "hpa-cpu": _grid("hpa-cpu", ("target", (0.5, 0.6, 0.7, 0.8)),
+                         ("down window", [(f"down={d}s", {"behavior": _down_window(float(d))})
+                                          for d in (30, 120, 300)])),
         "ray": _grid("ray", ("target_ongoing_requests", (1.0, 2.0, 4.0, 8.0)),
                      ("delays", [(f"up={u}s,down={d}s", {"upscale_delay_s": float(u),
                                                          "downscale_delay_s": float(d)})
@@ -102,7 +105,8 @@ def tune(training: Trace, world: World, name: str, *, seed: int, ideal_signals: 
     for spec in grids()[name]:
         if on_setting is not None:
             on_setting(spec.title)
-        run = simulate(training, world, spec, pipeline_for(spec, ideal_signals), seed=seed)
+        run = simulate(training, world, spec, pipeline_for(spec, ideal_signals, world.cluster),
+                       seed=seed)
         results.append((spec, summarise(run, world.slo_s, training.arrivals)))
     chosen = choose(results, target_attainment)
     return Tuned(name, PolicySpec(name, chosen.knobs, f"{name} tuned"), chosen.title,

@@ -15,6 +15,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -93,6 +94,9 @@ def warm_start(world: World, arrivals: NDArray[np.float64], duration_s: float) -
     rate = int(np.searchsorted(arrivals, span, side="left")) / span
     needed = math.ceil(rate / (0.8 * world.service.capacity(world.max_batch_size)) - 1e-9)
     start = min(world.max_workers, max(world.min_workers, 1, needed))
+    if world.cluster is not None:
+        per_pod = world.cluster.workers_per_pod
+        start = min(world.max_workers, world.cluster.pods(start) * per_pod)
     return replace(world, initial_workers=start)
 
 
@@ -157,6 +161,9 @@ class Pipeline:
     scrape_phase_s: float = 0.0
     """When the first scrape happens. Scrapes and decisions of separate systems are not in
     step; half a scrape interval makes the mean sample age at a decision half an interval."""
+    signal: Literal["gateway", "cpu"] = "gateway"
+    """What is scraped: the gateway's counters, or (an HPA on CPU utilisation) the CPU the
+    busy workers burn, averaged over each scrape interval as metrics-server reports it."""
 
     def __post_init__(self) -> None:
         if self.scrape_interval_s <= 0 or self.decision_period_s <= 0:
@@ -177,7 +184,8 @@ class Pipeline:
     def ideal(self) -> Pipeline:
         """The same decision period, with signals read fresh at every decision."""
         return Pipeline("ideal signals", self.decision_period_s, self.decision_period_s, 0.0,
-                        5.0, 0.0)
+                        5.0 if self.signal == "gateway" else self.decision_period_s, 0.0,
+                        self.signal)
 
 
 PIPELINES: Mapping[str, Pipeline] = MappingProxyType({
@@ -203,6 +211,62 @@ PIPELINES: Mapping[str, Pipeline] = MappingProxyType({
 - ray: replicas push metrics every 10 s (half a push out of step with the loop); the
   controller loop runs every 0.1 s on the last push.
 """
+
+
+KUBERNETES_POLICIES = ("ebb", "hpa", "keda", "kpa", "hpa-cpu")
+"""What `--policy all` compares in the kubernetes world: the Ebb controller, an HPA on queue
+depth through prometheus-adapter, KEDA, Knative's KPA, and the textbook HPA on CPU."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cluster:
+    """The kubernetes world: workers come in pods of `workers_per_pod`, ordered, started and
+    stopped together (the world's cold start is then the pod's: scheduling, image pull, model
+    load), and each system reads its signals over its path on a cluster (`pipeline`).
+    Every number's source is in docs/simulator.md ("The kubernetes world")."""
+
+    workers_per_pod: int = 1
+    controller_interval_s: float = 0.5
+    """`ebb controller --interval-s` (its default): scrape every pod's /metrics, then decide
+    and write /scale."""
+    scrape_age_s: float = 0.1
+    """How old the controller's sample is when it decides (pods scraped in parallel)."""
+    prometheus_scrape_s: float = 5.0
+    """The scrape interval of the PodMonitor `ebb k8s render` writes (prometheus-operator's
+    default without one: 30 s)."""
+    metrics_resolution_s: float = 15.0
+    """metrics-server's `--metric-resolution` (15 s in its published manifests)."""
+    hpa_sync_s: float = 15.0
+    """kube-controller-manager's `--horizontal-pod-autoscaler-sync-period`."""
+
+    def __post_init__(self) -> None:
+        if self.workers_per_pod < 1:
+            raise ValueError(f"workers per pod must be at least 1, got {self.workers_per_pod}")
+        if min(self.controller_interval_s, self.prometheus_scrape_s,
+               self.metrics_resolution_s, self.hpa_sync_s) <= 0 or self.scrape_age_s < 0:
+            raise ValueError("cluster intervals must be positive and the scrape age not "
+                             "negative")
+
+    def pods(self, workers: int) -> int:
+        """Pods holding `workers`, rounded up (as `ebb controller` turns workers into pods)."""
+        return -(-workers // self.workers_per_pod)
+
+    def pipeline(self, policy: str) -> Pipeline:
+        """The signal path of `policy`'s system on a cluster."""
+        scrape, sync = self.prometheus_scrape_s, self.hpa_sync_s
+        if policy == "ebb":
+            tick = self.controller_interval_s
+            return Pipeline(f"ebb controller: every pod's /metrics each {tick:g} s", tick,
+                            tick, 0.0, 5.0, max(0.0, tick - self.scrape_age_s))
+        if policy in ("hpa", "keda"):
+            via = "prometheus-adapter" if policy == "hpa" else "KEDA (poll 30 s)"
+            return Pipeline(f"Prometheus {scrape:g} s + {via} + HPA sync {sync:g} s", scrape,
+                            sync, 0.0, max(30.0, 2 * scrape), scrape / 2)
+        if policy == "hpa-cpu":
+            res = self.metrics_resolution_s
+            return Pipeline(f"metrics-server {res:g} s + HPA sync {sync:g} s (CPU)", res, sync,
+                            0.0, res, res / 2, "cpu")
+        return PIPELINES[policy]
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +306,9 @@ class World:
     scale_in_delay_s: float = 30.0
     """The host's scale-in delay, given to policies that have the knob (`ebb serve
     --scale-in-delay-s`, the same default); a policy knob set explicitly wins over it."""
+    cluster: Cluster | None = None
+    """None: one machine (`--world local`); else pods on Kubernetes, where every worker
+    count (bounds, start) is a whole number of pods."""
 
     def __post_init__(self) -> None:
         if self.slo_s <= 0:
@@ -255,6 +322,12 @@ class World:
         if self.drain_s < 0 or self.sample_interval_s < 0 or self.scale_in_delay_s < 0:
             raise ValueError("drain_s, sample_interval_s and scale_in_delay_s must not be "
                              "negative")
+        if self.cluster is not None:
+            per_pod = self.cluster.workers_per_pod
+            counts = (self.min_workers, self.max_workers, self.initial_workers or 0)
+            if any(count % per_pod for count in counts):
+                raise ValueError(f"worker bounds and start must be whole pods of {per_pod}, "
+                                 f"got {counts}")
 
     @property
     def start_workers(self) -> int:

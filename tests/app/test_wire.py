@@ -1,0 +1,46 @@
+"""``HttpServer`` in process: ``close_idle`` closes idle keep-alive connections at once and
+answers the next request on a busy one with ``Connection: close``; the sweep times out heads."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+from ebb.app.http import HttpServer
+from ebb.app.wire import WireLimits
+from ebb.protocol.asgi import Receive, Scope, Send
+
+
+async def _hello(scope: Scope, receive: Receive, send: Send) -> None:
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"hi"})
+
+
+async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> bytes:
+    writer.write(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    head = await reader.readuntil(b"\r\n\r\n")
+    await reader.readexactly(2)
+    return head
+
+
+async def test_close_idle_and_head_timeouts() -> None:
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = HttpServer(_hello, None, WireLimits(header_timeout_s=0.3))
+    await server.start(sock)
+    port = sock.getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert b"keep-alive: timeout=75" in (await _exchange(reader, writer)).lower()
+        slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
+        slow_writer.write(b"GET / HTTP/1.1\r\n")
+        answer = await asyncio.wait_for(slow_reader.read(), 3)
+        assert answer.startswith(b"HTTP/1.1 408")
+        server.close_idle()
+        assert await asyncio.wait_for(reader.read(), 3) == b""  # idle: closed at once
+        late_reader, late_writer = await asyncio.open_connection("127.0.0.1", port)
+        assert b"connection: close" in (await _exchange(late_reader, late_writer)).lower()
+        for opened in (writer, slow_writer, late_writer):
+            opened.close()
+    finally:
+        await server.stop()
