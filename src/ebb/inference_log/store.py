@@ -291,12 +291,12 @@ class PostgresStore:
                         "SELECT nextval(pg_get_serial_sequence('requests', 'id')) "
                         "FROM generate_series(1, %s)", (len(rows),))
                     request_ids = [request_id for (request_id,) in await cursor.fetchall()]
-                    await _copy(cursor, "requests", ("id", *REQUEST_COLUMNS),
-                                with_ids(values, request_ids))
+                    await _copy_text(cursor, "requests", ("id", *REQUEST_COLUMNS),
+                                     with_ids(values, request_ids))
                     await _copy(cursor, "tensor_data", PAYLOAD_COLUMNS,
                                 payload_values(rows, request_ids))
                 else:
-                    await _copy(cursor, "requests", REQUEST_COLUMNS, values)
+                    await _copy_text(cursor, "requests", REQUEST_COLUMNS, values)
             self._ids = ids
 
     async def _resolve(self, conn: Any, rows: Sequence[RequestRow]) -> Ids:
@@ -356,6 +356,27 @@ def _with_timestamps(values: list[Values]) -> list[Values]:
     """``received_at`` (the third column) as a datetime: COPY takes no Unix seconds."""
     return [(value[0], value[1], datetime.fromtimestamp(value[2], UTC), *value[3:])
             for value in values]
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_field(value: object) -> str:
+    """One value in COPY's text format: NULL as \\N, text escaped, numbers and times as str."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    return str(value)
+
+
+async def _copy_text(cursor: Any, table: str, columns: tuple[str, ...],
+                     values: Sequence[Values]) -> None:
+    """COPY rows without bytes as one text block: one write per batch instead of one awaited
+    ``write_row`` (and its per-value adaptation) per row, which cost more than the insert."""
+    block = "".join("\t".join(map(_copy_field, row)) + "\n" for row in values)
+    async with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        await copy.write(block)
 
 
 async def _copy(cursor: Any, table: str, columns: tuple[str, ...],
