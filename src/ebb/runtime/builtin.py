@@ -53,13 +53,7 @@ class SleepModel:
     def metadata_for(cls, ms: float = 20.0, per_item_ms: float = 0.0,
                      load_ms: float = 0.0) -> ModelMetadata:
         _check_costs(ms, per_item_ms, load_ms)
-        return ModelMetadata(
-            name="sleep",
-            platform="ebb_builtin",
-            inputs=(TensorSpec("INPUT0", "FP32", (-1, -1)),),
-            outputs=(TensorSpec("OUTPUT0", "FP32", (-1, -1)),),
-            max_batch_size=UNBOUNDED_BATCH,
-        )
+        return _fp32_matrix_model("sleep")
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch = inputs["INPUT0"]
@@ -89,13 +83,7 @@ class ChaosModel:
     def metadata_for(cls, ms: float = 5.0, hang_on: float = math.nan,
                      crash_on: float = math.nan) -> ModelMetadata:
         _check_costs(ms)
-        return ModelMetadata(
-            name="chaos",
-            platform="ebb_builtin",
-            inputs=(TensorSpec("INPUT0", "FP32", (-1, -1)),),
-            outputs=(TensorSpec("OUTPUT0", "FP32", (-1, -1)),),
-            max_batch_size=UNBOUNDED_BATCH,
-        )
+        return _fp32_matrix_model("chaos")
 
     def infer(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         batch = inputs["INPUT0"]
@@ -106,3 +94,14 @@ class ChaosModel:
             time.sleep(3600)
         time.sleep(self._seconds)
         return {"OUTPUT0": batch.copy()}
+
+
+def _fp32_matrix_model(name: str) -> ModelMetadata:
+    """FP32 [-1, -1] in and out, any batch: the shape the test-and-benchmark builtins share."""
+    return ModelMetadata(
+        name=name,
+        platform="ebb_builtin",
+        inputs=(TensorSpec("INPUT0", "FP32", (-1, -1)),),
+        outputs=(TensorSpec("OUTPUT0", "FP32", (-1, -1)),),
+        max_batch_size=UNBOUNDED_BATCH,
+    )
