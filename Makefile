@@ -7,10 +7,12 @@ ARGS ?=
 
 .PHONY: run test lint bench-serving clean deps-system image
 
+# `make run` installs the plots extra too: the README's `ebb load ... --plot` and `ebb sim --out`
+# draw with matplotlib.
 $(BIN)/ebb: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install -q -e '.[plots]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml
@@ -19,8 +21,10 @@ $(VENV)/.test-installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[test]'
 	touch $@
 
+RUN_FLAGS := --min-workers 1 --max-workers 4
 run: $(BIN)/ebb
-	$(BIN)/ebb serve $(MODEL) --min-workers 1 --max-workers 4 $(ARGS)
+	@echo "In another terminal: . .venv/bin/activate   (puts ebb on PATH; or call .venv/bin/ebb)"
+	$(BIN)/ebb serve $(MODEL) $(RUN_FLAGS) $(ARGS)
 
 # System tools the suite runs for real: Prometheus and promtool, wrk, Chromium (for the dashboard
 # page), PostgreSQL (initdb, off PATH under /usr/lib/postgresql/*/bin, for the inference log).

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -137,6 +137,7 @@ class ServerSpec:
     http_port: int | None
     grpc_port: int | None
     health_path: str | None = None  # GET on http_port answering 200 once ready; None: ports
+    env: Mapping[str, str] | None = None  # the server's environment; None: this one's
 
 
 def port_open(port: int) -> bool:
@@ -166,7 +167,8 @@ class ServerProcess:
         argv = ["taskset", "-c", str(self.cpu), *self.spec.argv]
         with self.log_path.open("wb") as log:
             self._process = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                             stdin=subprocess.DEVNULL, start_new_session=True)
+                                             stdin=subprocess.DEVNULL, start_new_session=True,
+                                             env=self.spec.env)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,

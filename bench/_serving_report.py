@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from _serving_load import LoadResult
 
 RAW_ASGI, RAW_GRPC = "raw ASGI", "raw grpc.aio"
+TRITON = "Triton"
+EBB_BEFORE = "Ebb before"
 QUIET_THRESHOLD = 0.10  # CPUs' worth of time other processes may use while we measure
 
 
@@ -23,7 +25,7 @@ class Case:
     """One measurement: which run, server, protocol and concurrency."""
 
     run: str  # "double" or "batching"
-    server: str  # "Ebb", "KServe", RAW_ASGI or RAW_GRPC
+    server: str  # "Ebb", EBB_BEFORE, TRITON, "KServe", RAW_ASGI or RAW_GRPC
     protocol: str  # "REST" or "gRPC"
     connections: int
 
@@ -73,11 +75,12 @@ def find(rows: Sequence[Row], run: str, server: str, protocol: str, connections:
     return None
 
 
-def ratio_vs_kserve(rows: Sequence[Row], row: Row) -> str:
-    kserve = find(rows, row.case.run, "KServe", row.case.protocol, row.case.connections)
-    if kserve is None or not kserve.result.rps:
+def ratio_vs(rows: Sequence[Row], row: Row, server: str) -> str:
+    """This row's req/s over ``server``'s on the same case (for Ebb's rows: Ebb / server)."""
+    other = find(rows, row.case.run, server, row.case.protocol, row.case.connections)
+    if other is None or not other.result.rps:
         return "—"
-    return f"{row.result.rps / kserve.result.rps:.2f}x"
+    return f"{row.result.rps / other.result.rps:.2f}x"
 
 
 def _rate(row: Row) -> str:
@@ -88,14 +91,15 @@ def _rate(row: Row) -> str:
 
 
 def render_table(rows: Sequence[Row]) -> str:
-    lines = ["| run | server | protocol | conc. | req/s | p50 ms | p99 ms | errors | vs KServe "
-             "| others' CPU |",
-             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| run | server | protocol | conc. | req/s | p50 ms | p99 ms | errors | vs Triton "
+             "| vs KServe | others' CPU |",
+             "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in rows:
         case, result = row.case, row.result
         lines.append(f"| {case.run} | {case.server} | {case.protocol} | {case.connections} | "
                      f"{_rate(row)} | {result.p50_ms:.2f} | {result.p99_ms:.2f} | "
-                     f"{result.errors} | {ratio_vs_kserve(rows, row)} | {row.others_cpu:.2f} |")
+                     f"{result.errors} | {ratio_vs(rows, row, TRITON)} | "
+                     f"{ratio_vs(rows, row, 'KServe')} | {row.others_cpu:.2f} |")
     return "\n".join(lines)
 
 
@@ -103,30 +107,34 @@ def _verdict(met: bool) -> str:
     return "**met**" if met else "**missed**"
 
 
-def _pair(rows: Sequence[Row], run: str, protocol: str, connections: int
-          ) -> tuple[LoadResult, LoadResult] | None:
+def _ratio(rows: Sequence[Row], run: str, other: str, protocol: str, connections: int
+           ) -> tuple[float, Row] | None:
     ebb = find(rows, run, "Ebb", protocol, connections)
-    kserve = find(rows, run, "KServe", protocol, connections)
-    return (ebb.result, kserve.result) if ebb and kserve else None
+    them = find(rows, run, other, protocol, connections)
+    if ebb is None or them is None or not them.result.rps:
+        return None
+    return ebb.result.rps / them.result.rps, ebb
 
 
-def target_lines(rows: Sequence[Row], top: int, batching: int) -> list[str]:
-    """Each target of the issue with the measured figures, met or missed."""
+def _target(rows: Sequence[Row], label: str, run: str, other: str, protocol: str,
+            connections: int, goal: float) -> list[str]:
+    found = _ratio(rows, run, other, protocol, connections)
+    if found is None:
+        return []
+    ratio, ebb = found
+    return [f"- {label} c{connections}: Ebb {ebb.result.rps:,.0f} req/s = {ratio:.2f}x {other} "
+            f"(target ≥ {goal:g}x) {_verdict(ratio >= goal)}"]
+
+
+def target_lines(rows: Sequence[Row], connections: Sequence[int], batching: int) -> list[str]:
+    """Each target of issue 15 with the measured figures, met or missed."""
     lines = []
-    if rest := _pair(rows, "double", "REST", top):
-        ebb, kserve = rest
-        speed, tail = ebb.rps / kserve.rps, ebb.p99_ms / kserve.p99_ms
-        lines.append(f"- REST c{top}: {speed:.2f}x KServe's req/s (target ≥ 4x) "
-                     f"{_verdict(speed >= 4)}; p99 {ebb.p99_ms:.1f} ms = {tail:.2f} of KServe's "
-                     f"{kserve.p99_ms:.1f} ms (target ≤ 0.5) {_verdict(tail <= 0.5)}")
-    if grpc := _pair(rows, "double", "gRPC", top):
-        speed = grpc[0].rps / grpc[1].rps
-        lines.append(f"- gRPC c{top}: {speed:.2f}x KServe gRPC (target ≥ 4x) "
-                     f"{_verdict(speed >= 4)}")
-    if batch := _pair(rows, "batching", "REST", batching):
-        speed = batch[0].rps / batch[1].rps
-        lines.append(f"- batching c{batching}: {speed:.2f}x KServe (target ≥ 10x) "
-                     f"{_verdict(speed >= 10)}")
+    for conc in connections:
+        lines += _target(rows, "REST double", "double", TRITON, "REST", conc, 1.3)
+    top = max(connections)
+    lines += _target(rows, "batching", "batching", TRITON, "REST", batching, 1.2)
+    lines += _target(rows, "gRPC double", "double", "KServe", "gRPC", top, 2.0)
+    lines += _target(rows, "gRPC double", "double", TRITON, "gRPC", top, 1.0)
     lines += _ceiling_lines(rows, top)
     if any(row.result.errors for row in rows):
         lines.append("- some runs had errors (see the errors column): their figures do not count")
@@ -145,10 +153,9 @@ def _ceiling_lines(rows: Sequence[Row], top: int) -> list[str]:
         lines.append(f"- stretch, REST c{top}: {share:.0%} of the raw ASGI ceiling (target ≥ 50 %) "
                      f"{_verdict(share >= 0.5)}")
     raw_grpc = find(rows, "double", RAW_GRPC, "gRPC", top)
-    grpc = _pair(rows, "double", "gRPC", top)
-    if raw_grpc and grpc:
+    ebb_grpc = find(rows, "double", "Ebb", "gRPC", top)
+    if raw_grpc and ebb_grpc:
         raw = raw_grpc.result.rps
-        lines.append(f"- context, gRPC c{top}: a bare grpc.aio handler reaches {raw:,.0f} req/s "
-                     f"= {raw / grpc[1].rps:.2f}x KServe gRPC; Ebb gets {grpc[0].rps / raw:.0%} "
-                     "of it")
+        lines.append(f"- context, gRPC c{top}: a bare grpc.aio handler reaches {raw:,.0f} req/s; "
+                     f"Ebb gets {ebb_grpc.result.rps / raw:.0%} of it")
     return lines

@@ -1,19 +1,22 @@
-"""Ebb vs KServe 0.21's model server, side by side in one run: REST, gRPC and a batching model.
+"""Ebb vs NVIDIA Triton 2.51 and KServe 0.21, side by side in one run: REST, gRPC, batching.
 
 Usage: ``make bench-serving`` (runs ``.venv/bin/python bench/serving.py``); ``--help`` lists the
-flags (``--duration``, ``--connections``, ``--only ebb|kserve|raw``, ``--skip-kserve-install``...).
+flags (``--duration``, ``--connections``, ``--only ebb|triton|kserve|raw``,
+``--skip-kserve-install``, ``--skip-triton-install``...).
 
 What runs, one server at a time, each pinned to CPU 0 (workers inherit the pinning) while the
 load generator runs on CPU 1, closed loop, one request in flight per connection:
 
-- ``double`` (FP32 [1,16] -> x2) over REST, with wrk: Ebb (``ebb serve builtin:double``), KServe
-  (``bench/kserve_double.py``: its FastAPI app under uvicorn on 127.0.0.1, per-request logging
-  off) and a raw uvicorn+httptools+orjson ASGI app (``bench/raw_asgi.py``), the ceiling;
-- ``double`` over gRPC, with h2load posting ``ModelInfer`` frames: Ebb, KServe and a bare
-  grpc.aio handler (``bench/raw_grpc.py``), the bound under both (they build on grpc.aio);
+- ``double`` (FP32 [1,16] -> x2) over REST, with wrk: Ebb (``ebb serve builtin:double``), Triton
+  2.51 with the same model in its python backend (``bench/triton_setup.py``: dynamic batching, no
+  queue delay), KServe (``bench/kserve_double.py``: its FastAPI app under uvicorn on 127.0.0.1,
+  per-request logging off) and a raw uvicorn+httptools+orjson ASGI app (``bench/raw_asgi.py``);
+- ``double`` over gRPC, with h2load posting ``ModelInfer`` frames: Ebb, Triton, KServe and a bare
+  grpc.aio handler (``bench/raw_grpc.py``), the bound under Ebb and KServe (both build on it);
 - ``batching``: a model costing 2 ms + 0.05 ms per row, REST at c64: Ebb with dynamic batching
-  (``builtin:sleep``, batches of up to 64, 2 ms delay) vs KServe, which has no batcher in its
-  Python server, so it pays the 2 ms for every request.
+  (``builtin:sleep``, batches of up to 64, 2 ms delay cap), Triton's python backend with dynamic
+  batching (up to 64, no delay) and KServe, which has no batcher in its Python server, so it
+  pays the 2 ms for every request.
 
 The machine may be shared: before each server the script waits for both CPUs to be idle, counts
 the CPU time other processes take during each row, and measures a disturbed row again. Its speed
@@ -22,6 +25,8 @@ also drifts: ``--rounds N`` repeats everything and reports medians with the rang
 Every server's answer is checked once per protocol before its numbers count (a real gRPC client
 for gRPC). KServe lives in its own venv, ``bench/.venv-kserve`` (created on first run): KServe,
 tritonclient and Ebb each register the ``inference`` proto package, so no two share a process.
+Triton lives in ``bench/.venv-triton`` (``bench/triton_setup.py`` creates it and writes its
+model repository).
 Prints a markdown table, writes it to ``bench/results/serving-<timestamp>.md`` with the server
 logs next to it, and with ``--update-readme`` puts it into ``bench/README.md``.
 """
@@ -30,20 +35,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import signal
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import grpc
-import numpy as np
+import triton_setup
+from _serving_args import ebb_double_flags, parse_args
+from _serving_checks import (
+    GRPC_MIN_ANSWER_BYTES,
+    GRPC_PATH,
+    check_grpc,
+    check_rest,
+    grpc_request,
+    rest_body,
+)
 from _serving_load import (
     Load,
     LoadResult,
@@ -52,6 +65,7 @@ from _serving_load import (
     run_wrk,
     wrk_script,
 )
+from _serving_machine import cpu_model, ebb_revision, tool_version
 from _serving_procs import (
     ServerProcess,
     ServerSpec,
@@ -59,23 +73,33 @@ from _serving_procs import (
     cpu_share_of_others,
     ensure_kserve_venv,
     ensure_tool,
-    free_port,
     kserve_version,
     wait_for_quiet,
 )
 from _serving_report import (
+    EBB_BEFORE,
     QUIET_THRESHOLD,
     RAW_ASGI,
     RAW_GRPC,
+    TRITON,
     Case,
     Row,
     combine_rounds,
     render_table,
     target_lines,
 )
+from _serving_specs import (
+    PER_ITEM_MS,
+    SLEEP_MS,
+    Triton,
+    ebb_spec,
+    kserve_spec,
+    raw_asgi_spec,
+    raw_grpc_spec,
+    triton_spec,
+)
 
 from ebb import __version__ as ebb_version
-from ebb.protocol._generated import open_inference_pb2 as pb
 
 BENCH = Path(__file__).resolve().parent
 KSERVE_VENV = BENCH / ".venv-kserve"
@@ -84,14 +108,18 @@ RESULTS = BENCH / "results"
 README = BENCH / "README.md"
 README_START, README_END = "<!-- serving-results:start -->", "<!-- serving-results:end -->"
 
-SLEEP_MS, PER_ITEM_MS = 2.0, 0.05
 BATCHING = {"max_batch_size": 64, "max_batch_delay_ms": 2.0}
-INPUT = np.arange(16, dtype=np.float32).reshape(1, 16) / 2
-GRPC_PATH = "/inference.GRPCInferenceService/ModelInfer"
-GRPC_MIN_ANSWER_BYTES = 5 + INPUT.nbytes  # frame prefix + the raw output tensor
 READY_TIMEOUT_S = 90.0
 
 LoadRunner = Callable[[Load], LoadResult]
+
+
+@dataclass(frozen=True)
+class Others:
+    """The servers Ebb is compared with, where this run includes them."""
+
+    kserve_python: Path | None
+    triton: Triton | None
 
 
 @dataclass(frozen=True)
@@ -112,50 +140,7 @@ class Bench:
     rounds: int
     workdir: Path
     logs: Path
-
-
-def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=int, default=10, help="seconds per measurement")
-    parser.add_argument("--warmup", type=int, default=2,
-                        help="seconds of load, not measured, before each measurement")
-    parser.add_argument("--connections", type=int, nargs="+", default=[16, 64],
-                        help="concurrency levels of the double runs")
-    parser.add_argument("--batching-connections", type=int, default=64)
-    parser.add_argument("--only", action="append", choices=["ebb", "kserve", "raw"],
-                        help="servers to run (repeatable; default: all)")
-    parser.add_argument("--run", action="append", choices=["rest", "grpc", "batching"],
-                        help="runs to do (repeatable; default: all)")
-    parser.add_argument("--skip-kserve-install", action="store_true",
-                        help="use bench/.venv-kserve as it is; never pip install")
-    parser.add_argument("--server-cpu", type=int, default=0)
-    parser.add_argument("--client-cpu", type=int, default=1)
-    parser.add_argument("--ebb-workers", type=int, default=1)
-    parser.add_argument("--ebb-max-batch-size", type=int, default=None,
-                        help="for the double runs (default: Ebb's default)")
-    parser.add_argument("--ebb-max-batch-delay-ms", type=float, default=None,
-                        help="for the double runs (default: Ebb's default)")
-    parser.add_argument("--wait-idle", type=float, default=300.0,
-                        help="seconds to wait, before each server, for other work to leave "
-                             "the two CPUs (this machine may be shared)")
-    parser.add_argument("--retries", type=int, default=3,
-                        help="measure a row again, up to this many times, when other processes "
-                             "used more than 10%% of a CPU during it")
-    parser.add_argument("--rounds", type=int, default=1,
-                        help="measure everything this many times, servers interleaved; the "
-                             "table shows medians and the range of req/s")
-    parser.add_argument("--update-readme", action="store_true",
-                        help=f"write the results into {README.relative_to(BENCH.parent)}")
-    return parser.parse_args(argv)
-
-
-def ebb_double_flags(args: argparse.Namespace) -> tuple[str, ...]:
-    flags = ["--workers", str(args.ebb_workers)]
-    if args.ebb_max_batch_size is not None:
-        flags += ["--max-batch-size", str(args.ebb_max_batch_size)]
-    if args.ebb_max_batch_delay_ms is not None:
-        flags += ["--max-batch-delay-ms", str(args.ebb_max_batch_delay_ms)]
-    return tuple(flags)
+    baseline: Path | None
 
 
 def build_bench(args: argparse.Namespace, workdir: Path, logs: Path) -> Bench:
@@ -170,89 +155,12 @@ def build_bench(args: argparse.Namespace, workdir: Path, logs: Path) -> Bench:
     return Bench(duration_s=args.duration, warmup_s=args.warmup,
                  connections=tuple(args.connections),
                  batching_connections=args.batching_connections,
-                 servers=frozenset(args.only or ["ebb", "kserve", "raw"]),
+                 servers=frozenset(args.only or ["ebb", "triton", "kserve", "raw"]),
                  runs=frozenset(args.run or ["rest", "grpc", "batching"]),
                  server_cpu=args.server_cpu, client_cpu=args.client_cpu,
                  ebb_flags=ebb_double_flags(args), wait_idle_s=args.wait_idle, retries=args.retries,
                  rounds=args.rounds,
-                 workdir=workdir, logs=logs)
-
-
-# --- servers ---------------------------------------------------------------------------------
-
-def ebb_spec(model: str, flags: Sequence[str]) -> ServerSpec:
-    http, grpc_port = free_port(), free_port()
-    argv = [sys.executable, "-m", "ebb", "serve", model, "--http-port", str(http),
-            "--grpc-port", str(grpc_port), *flags]
-    return ServerSpec("Ebb", argv, http, grpc_port, health_path="/v2/health/ready")
-
-
-def kserve_spec(python: Path, model: str) -> ServerSpec:
-    http, grpc_port = free_port(), free_port()
-    argv = [str(python), str(BENCH / "kserve_double.py"), "--model", model,
-            "--http-port", str(http), "--grpc-port", str(grpc_port),
-            "--sleep-ms", str(SLEEP_MS), "--per-item-ms", str(PER_ITEM_MS)]
-    return ServerSpec("KServe", argv, http, grpc_port, health_path="/v2/health/ready")
-
-
-def raw_asgi_spec() -> ServerSpec:
-    http = free_port()
-    argv = [sys.executable, str(BENCH / "raw_asgi.py"), "--port", str(http)]
-    return ServerSpec(RAW_ASGI, argv, http, None)
-
-
-def raw_grpc_spec() -> ServerSpec:
-    grpc_port = free_port()
-    argv = [sys.executable, str(BENCH / "raw_grpc.py"), "--port", str(grpc_port)]
-    return ServerSpec(RAW_GRPC, argv, None, grpc_port)
-
-
-# --- requests and their checks ---------------------------------------------------------------
-
-def rest_body() -> str:
-    tensor = {"name": "INPUT0", "shape": list(INPUT.shape), "datatype": "FP32",
-              "data": INPUT.ravel().tolist()}
-    return json.dumps({"inputs": [tensor]}, separators=(",", ":"))
-
-
-def grpc_request(model: str) -> pb.ModelInferRequest:
-    tensor = pb.ModelInferRequest.InferInputTensor(name="INPUT0", datatype="FP32",
-                                                   shape=list(INPUT.shape))
-    return pb.ModelInferRequest(model_name=model, inputs=[tensor],
-                                raw_input_contents=[INPUT.astype("<f4").tobytes()])
-
-
-def expected_output(model: str) -> np.ndarray:
-    return INPUT * 2 if model == "double" else INPUT
-
-
-def check_rest(port: int, model: str) -> None:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/v2/models/{model}/infer",
-                                     data=rest_body().encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        output = json.loads(answer.read())["outputs"][0]
-    _check_values(np.asarray(output["data"], dtype=np.float32), model, f"REST :{port}")
-
-
-def check_grpc(port: int, model: str) -> None:
-    """One ModelInfer through a real gRPC client, answer compared with the expected tensor."""
-    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
-        infer = channel.unary_unary(GRPC_PATH,
-                                    request_serializer=pb.ModelInferRequest.SerializeToString,
-                                    response_deserializer=pb.ModelInferResponse.FromString)
-        answer = infer(grpc_request(model), timeout=10, wait_for_ready=True)
-    if answer.raw_output_contents:
-        values = np.frombuffer(answer.raw_output_contents[0], dtype="<f4")
-    else:
-        values = np.asarray(answer.outputs[0].contents.fp32_contents, dtype=np.float32)
-    _check_values(values, model, f"gRPC :{port}")
-
-
-def _check_values(values: np.ndarray, model: str, where: str) -> None:
-    expected = expected_output(model).ravel()
-    if values.shape != expected.shape or not np.allclose(values, expected):
-        raise RuntimeError(f"{where} answered {values.tolist()}, expected {expected.tolist()}")
+                 workdir=workdir, logs=logs, baseline=args.baseline_src)
 
 
 # --- measuring -------------------------------------------------------------------------------
@@ -321,7 +229,13 @@ def serve_and_measure(bench: Bench, spec: ServerSpec, model: str, cases: Sequenc
         print(f"\n{spec.name} serving {model}: answers checked; {server.pinning()}", flush=True)
         rows = []
         for case in cases:
-            row = measure_quietly(bench, case, spec, model)
+            try:
+                row = measure_quietly(bench, case, spec, model)
+            except (RuntimeError, OSError, grpc.RpcError) as error:
+                # A server that crashed under load (Triton 2.51's gRPC front has, once) costs
+                # its remaining rows, not the run.
+                detail = f"server failed: {str(error).splitlines()[0][:120]}"
+                row = Row(case, LoadResult(0, 0.0, math.nan, math.nan, 1, detail), 0.0)
             rows.append(row)
             result = row.result
             print(f"  {case.protocol:4} c{case.connections:<3} {result.rps:>10,.0f} req/s  "
@@ -343,14 +257,22 @@ def cases_for(bench: Bench, run: str, server: str) -> list[Case]:
             for protocol in protocols for connections in bench.connections]
 
 
-def run_all(bench: Bench, kserve_python: Path | None) -> list[Row]:
+def run_all(bench: Bench, others: Others) -> list[Row]:
     rows: list[Row] = []
+    kserve_python, triton = others.kserve_python, others.triton
     sleep_model = f"builtin:sleep?ms={SLEEP_MS:g}&per_item_ms={PER_ITEM_MS:g}"
     batching_flags = ("--workers", "1", "--max-batch-size", str(BATCHING["max_batch_size"]),
                       "--max-batch-delay-ms", str(BATCHING["max_batch_delay_ms"]))
     if "ebb" in bench.servers:
         rows += serve_and_measure(bench, ebb_spec("builtin:double", bench.ebb_flags), "double",
                                   cases_for(bench, "double", "Ebb"))
+    if bench.baseline is not None:
+        rows += serve_and_measure(bench, ebb_spec("builtin:double", bench.ebb_flags,
+                                                  bench.baseline),
+                                  "double", cases_for(bench, "double", EBB_BEFORE))
+    if triton is not None:
+        rows += serve_and_measure(bench, triton_spec(triton), "double",
+                                  cases_for(bench, "double", TRITON))
     if kserve_python is not None:
         rows += serve_and_measure(bench, kserve_spec(kserve_python, "double"), "double",
                                   cases_for(bench, "double", "KServe"))
@@ -362,51 +284,32 @@ def run_all(bench: Bench, kserve_python: Path | None) -> list[Row]:
     if "ebb" in bench.servers:
         rows += serve_and_measure(bench, ebb_spec(sleep_model, batching_flags), "sleep",
                                   cases_for(bench, "batching", "Ebb"))
+    if bench.baseline is not None:
+        rows += serve_and_measure(bench, ebb_spec(sleep_model, batching_flags, bench.baseline),
+                                  "sleep", cases_for(bench, "batching", EBB_BEFORE))
+    if triton is not None:
+        rows += serve_and_measure(bench, triton_spec(triton), "sleep",
+                                  cases_for(bench, "batching", TRITON))
     if kserve_python is not None:
         rows += serve_and_measure(bench, kserve_spec(kserve_python, "sleep"), "sleep",
                                   cases_for(bench, "batching", "KServe"))
     return rows
 
 
-def run_rounds(bench: Bench, kserve_python: Path | None) -> list[list[Row]]:
+def run_rounds(bench: Bench, others: Others) -> list[list[Row]]:
     rounds = []
     for number in range(1, bench.rounds + 1):
         if bench.rounds > 1:
             print(f"\n=== round {number} of {bench.rounds}", flush=True)
-        rounds.append(run_all(bench, kserve_python))
+        rounds.append(run_all(bench, others))
     return rounds
 
 
 # --- report ----------------------------------------------------------------------------------
 
-def tool_version(argv: Sequence[str]) -> str:
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-    text = (done.stdout or done.stderr).strip().splitlines()
-    return text[0] if text else "?"
-
-
-def ebb_revision() -> str:
-    """The commit of the checkout Ebb runs from, and whether its sources differ from it."""
-    repo = BENCH.parent
-    try:
-        head = subprocess.run(["git", "-C", str(repo), "rev-parse", "--short", "HEAD"],
-                              capture_output=True, text=True, timeout=30, check=True).stdout
-        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, timeout=30, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return "unknown revision"
-    return f"commit {head.strip()}" + (" with uncommitted changes in src/" if dirty else "")
-
-
-def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor() or "?"
-
-
-def machine_lines(bench: Bench, kserve_python: Path | None) -> list[str]:
-    kserve = kserve_version(kserve_python) if kserve_python else None
+def machine_lines(bench: Bench, others: Others) -> list[str]:
+    kserve = kserve_version(others.kserve_python) if others.kserve_python else None
+    triton = f"nvidia-pytriton {others.triton.version}" if others.triton else "not run"
     return [
         f"- machine: {os.cpu_count()} CPUs ({cpu_model()}), Linux {platform.release()}, "
         f"Python {platform.python_version()}",
@@ -427,15 +330,18 @@ def machine_lines(bench: Bench, kserve_python: Path | None) -> list[str]:
         "`ModelServer.start()`), REST and gRPC on 127.0.0.1, "
         "no access log, no latency log, `kserve` loggers at WARNING; batching run: "
         "`time.sleep(2 ms + 0.05 ms x rows)` per request (no batcher in KServe's Python server)",
+        f"- Triton 2.51 ({triton}, `bench/triton_setup.py`): `tritonserver` on 127.0.0.1, the "
+        "same models in its python backend, one CPU instance each, dynamic batching up to "
+        f"{triton_setup.MAX_BATCH} with no queue delay (a batch's requests concatenated, run "
+        "once, split back); batching run: `time.sleep(2 ms + 0.05 ms x rows)` per batch",
     ]
 
 
-def render_report(bench: Bench, rows: Sequence[Row], kserve_python: Path | None,
-                  command: str) -> str:
-    top = max(bench.connections)
+def render_report(bench: Bench, rows: Sequence[Row], others: Others, command: str) -> str:
     parts = [f"Command: `{command}`", "", render_table(rows), "",
-             "Targets (issue 2):", *target_lines(rows, top, bench.batching_connections), "",
-             "Setup:", *machine_lines(bench, kserve_python)]
+             "Targets (issue 15):", *target_lines(rows, bench.connections,
+                                                  bench.batching_connections), "",
+             "Setup:", *machine_lines(bench, others)]
     return "\n".join(parts) + "\n"
 
 
@@ -457,18 +363,26 @@ def _interrupt(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def prepare_tools(bench: Bench, install_kserve: bool) -> Path | None:
+def prepare_tools(bench: Bench, install_kserve: bool, install_triton: bool) -> Others:
     if bench.runs & {"rest", "batching"}:
         ensure_tool("wrk", "wrk")
     if "grpc" in bench.runs:
         ensure_tool("h2load", "nghttp2-client")
-    if "kserve" not in bench.servers:
-        return None
-    return ensure_kserve_venv(KSERVE_VENV, KSERVE_REQUIREMENT, "0.21", install_kserve)
+    kserve_python = None
+    if "kserve" in bench.servers:
+        kserve_python = ensure_kserve_venv(KSERVE_VENV, KSERVE_REQUIREMENT, "0.21",
+                                           install_kserve)
+    triton = None
+    if "triton" in bench.servers:
+        python = triton_setup.ensure_venv(install_triton)
+        triton = Triton(triton_setup.prepare(python),
+                        triton_setup.write_repository(bench.workdir / "triton-models"),
+                        triton_setup.version_of(python))
+    return Others(kserve_python, triton)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
+    args = parse_args(argv, __doc__.splitlines()[0])
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -479,14 +393,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join([".venv/bin/python bench/serving.py", *flags])
     with tempfile.TemporaryDirectory(prefix="ebb-bench-") as workdir:
         bench = build_bench(args, Path(workdir), logs)
-        kserve_python = prepare_tools(bench, install_kserve=not args.skip_kserve_install)
+        others = prepare_tools(bench, install_kserve=not args.skip_kserve_install,
+                               install_triton=not args.skip_triton_install)
         os.sched_setaffinity(0, {bench.client_cpu})  # keep this script off the server's CPU
         try:
-            rounds = run_rounds(bench, kserve_python)
+            rounds = run_rounds(bench, others)
         except KeyboardInterrupt:
             print("\ninterrupted: servers stopped", file=sys.stderr)
             return 130
-        report = render_report(bench, combine_rounds(rounds), kserve_python, command.strip())
+        report = render_report(bench, combine_rounds(rounds), others, command.strip())
     print("\n" + report)
     result_file = RESULTS / f"serving-{stamp}.md"
     result_file.write_text(f"# Serving benchmark {stamp}\n\n{report}")

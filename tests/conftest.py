@@ -51,14 +51,14 @@ class RunningServer:
 
 
 def start_server(tmp_path: Path, *args: str, env: dict[str, str] | None = None,
-                 timeout: float = 60) -> RunningServer:
-    """Start ``ebb serve ARGS`` on free ports and wait for its banner."""
+                 timeout: float = 60, cwd: Path | None = None) -> RunningServer:
+    """Start ``ebb serve ARGS`` on free ports (in ``cwd``) and wait for its banner."""
     log_path = tmp_path / f"ebb-serve-{time.monotonic_ns()}.log"
     handle = log_path.open("w")
     process = subprocess.Popen(
         [sys.executable, "-m", "ebb.cli", "serve", *args, "--http-port", "0", "--grpc-port", "0"],
         stdout=handle, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}, cwd=cwd,
     )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -164,3 +164,20 @@ def test_generator_knobs_are_checked() -> None:
         traces.synthetic("square", 1, 10, seed=0)
     with pytest.raises(TraceError, match="speedup"):
         traces.scaled(traces.constant(1, 10, seed=0), speedup=0)
+
+
+def test_the_azure_trace_ships_inside_the_package_with_its_credit(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = traces.bundled_trace("azure_llm_2023_conv.csv")
+    assert shipped.is_file() and shipped.stat().st_size < 1_000_000
+    if AZURE.exists():
+        assert shipped.read_bytes() == AZURE.read_bytes()
+    credit = (shipped.parent / "README.md").read_text()
+    assert "CC-BY 4.0" in credit and "Splitwise" in credit and "Patel et al." in credit
+    monkeypatch.chdir(tmp_path)  # a bare name finds the shipped copy from anywhere
+    trace = traces.read_trace(Path("azure_llm_2023_conv.csv"), speedup=20)
+    assert len(trace) == 19_366 and trace.credit is not None and "Splitwise" in trace.credit
+    with pytest.raises(TraceError, match="cannot read trace"):
+        traces.read_trace(Path("elsewhere") / "azure_llm_2023_conv.csv")
+    with pytest.raises(TraceError, match=r"shipped: azure_llm_2023_conv\.csv"):
+        traces.bundled_trace("other.csv")

@@ -7,35 +7,43 @@ import asyncio
 import logging
 import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel
 
+from ebb import __version__
 from ebb.autoscale.policies.registry import POLICY_NAMES
-from ebb.config import ConfigError, ServeSettings, load_settings
+from ebb.banner import banner
+from ebb.cliargs import EbbParser, split_policy_option
+from ebb.config import ConfigError, ServeSettings, ignored_settings, load_settings
 from ebb.core.errors import EbbError
-from ebb.core.types import ModelMetadata
+
+log = logging.getLogger("ebb.cli")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = EbbParser(
         prog="ebb", description="Serve models over the Open Inference Protocol and scale them "
                                 "on inference queue depth.")
+    parser.add_argument("--version", action="version", version=f"ebb {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser(
         "serve", help="serve a model (the demo model when none is given)",
         description="Serve a model over REST and gRPC. MODEL is an .onnx file, a scikit-learn "
-                    ".joblib/.pkl (with --trust-pickle), a TorchScript .pt, module:Class, "
+                    ".joblib/.pkl (with --trust-pickle), a TorchScript .pt, module:Class "
+                    "(imported with the current directory on the path, as python -m does), "
                     "builtin:double or builtin:sleep?ms=20&per_item_ms=0.05. Every flag can "
                     "also be set as EBB_<FLAG> in the environment or in --config.")
-    serve.add_argument("model", nargs="?", help="what to serve (default: the demo model)")
-    add_settings_flags(serve, ServeSettings, skip=("model", "policy_options"))
-    serve.add_argument("--policy-option", action="append", metavar="KNOB=VALUE",
+    serve.add_argument("model_specs", nargs="*", metavar="MODEL",
+                       help="what to serve: a model, several, or a model "
+                       "repository directory (docs/repository.md); default: the demo model")
+    add_settings_flags(serve, ServeSettings, skip=("model", "models", "policy_options"))
+    serve.add_argument("--policy-option", action="append", metavar="[POLICY.]KNOB=VALUE",
                        dest="policy_options", default=None,
-                       help="a policy knob, repeatable (e.g. container_concurrency=1); "
-                            "checked against the policy's knobs")
+                       help="a policy knob, repeatable (e.g. container_concurrency=1, or "
+                            "kpa.container_concurrency=1 as in ebb sim); checked against the "
+                            "policy's knobs")
     serve.add_argument("--config", type=Path, help="TOML or YAML file of settings")
     _add_tool_commands(commands)
     return parser
@@ -107,7 +115,7 @@ def add_settings_flags(parser: argparse.ArgumentParser, settings: type[BaseModel
     """One flag per settings field, named, typed, described and defaulted by the model itself.
 
     Flags default to None (unset), so that the environment and config file can fill what the
-    command line leaves out; the help shows the model's default.
+    command line leaves out; the help shows the model's default, or says what unset means.
     """
     for name, field in settings.model_fields.items():
         if name in skip:
@@ -116,9 +124,8 @@ def add_settings_flags(parser: argparse.ArgumentParser, settings: type[BaseModel
         options = [arg for arg in get_args(kind) if arg is not type(None)]
         if len(options) == 1:
             kind = options[0]
-        shown = "" if field.default is None else f" (default: {field.default})"
         flag = "--" + name.replace("_", "-")
-        text = f"{field.description or name}{shown}"
+        text = _help_text(field.description or name, field.default)
         if kind is bool:
             parser.add_argument(flag, action="store_true", default=None, help=text)
         elif get_origin(kind) is Literal:
@@ -131,11 +138,11 @@ def add_settings_flags(parser: argparse.ArgumentParser, settings: type[BaseModel
             parser.add_argument(flag, type=kind, default=None, help=text)
 
 
-def _split_knob(text: str) -> tuple[str, str]:
-    key, separator, raw = text.partition("=")
-    if not separator or not key.strip():
-        raise ValueError(f"{text!r} is not KNOB=VALUE")
-    return key.strip().replace("-", "_"), raw
+def _help_text(description: str, default: object) -> str:
+    if "(default" in description or "default:" in description:
+        return description.replace("%", "%%")
+    shown = "unset" if default is None else default
+    return f"{description} (default: {shown})".replace("%", "%%")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -146,13 +153,24 @@ def main(argv: list[str] | None = None) -> int:
     return int(handler(args))
 
 
+def _policy_options(items: list[str]) -> dict[str, str]:
+    """``[POLICY.]KNOB=VALUE`` items as raw values (settings check the policy and the type)."""
+    knobs: dict[str, str] = {}
+    for item in items:
+        named, knob, raw = split_policy_option(item)
+        knobs[knob if named is None else f"{named}.{knob}"] = raw
+    return knobs
+
+
 def _serve(arguments: dict[str, Any]) -> int:
     config_file = arguments.pop("config")
     arguments.pop("command")
+    given = arguments.pop("model_specs") or []
+    arguments["model"] = given[0] if len(given) == 1 else None
+    arguments["models"] = given if len(given) > 1 else None
     if arguments.get("policy_options") is not None:
         try:
-            arguments["policy_options"] = dict(_split_knob(item)
-                                               for item in arguments["policy_options"])
+            arguments["policy_options"] = _policy_options(arguments["policy_options"])
         except ValueError as error:
             print(f"ebb: invalid --policy-option: {error}", file=sys.stderr)
             return 2
@@ -161,8 +179,11 @@ def _serve(arguments: dict[str, Any]) -> int:
     except ConfigError as error:
         print(f"ebb: {error}", file=sys.stderr)
         return 2
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from ebb.app.logs import configure_logging
+
+    configure_logging(settings.log_level, settings.log_format)
+    for warning in ignored_settings(settings):
+        log.warning("%s", warning)
     try:
         import uvloop
 
@@ -180,10 +201,10 @@ def _serve(arguments: dict[str, Any]) -> int:
 async def _run_server(settings: ServeSettings) -> None:
     from ebb.app import EbbServer
     from ebb.core.clock import MonotonicClock
-    from ebb.runtime.loaders import resolve
+    from ebb.deploy.local import ServePrometheus
+    from ebb.repository.catalog import serve_catalog
 
-    source = resolve(settings.model, settings.name, settings.trust_pickle)
-    server = EbbServer(settings, [source], MonotonicClock())
+    server = EbbServer(settings, [], MonotonicClock(), catalog=serve_catalog(settings))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -193,97 +214,29 @@ async def _run_server(settings: ServeSettings) -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal)
-    prometheus: Any = None
+    prometheus = ServePrometheus(  # with API keys, it scrapes with an in-memory observe key
+        settings, server.security.grant_local_observer() if settings.prometheus else None)
     try:
         ports = await server.start()
         for note in ports.notes:
-            print(f"ebb: {note}", file=sys.stderr)
-        print(banner(server.info.version, server.metadata, settings, ports.http, ports.grpc),
-              flush=True)
-        if settings.prometheus and settings.tls_client_ca_file:
-            print("ebb: --prometheus not started: this server requires client certificates "
-                  "(see `ebb prometheus-config --scheme https`)", file=sys.stderr)
-        elif settings.prometheus:
-            prometheus = await loop.run_in_executor(None, _start_prometheus, settings.host,
-                                                    ports.http, settings.tls_cert_file is not None)
-            print(f"  Prometheus {prometheus.url} (scraping every 1 s, Ebb's rules loaded)",
-                  flush=True)
+            _note(settings, note)
+        extra = await loop.run_in_executor(None, prometheus.start, ports.http)
+        print(banner(server.info.version, server.metadata, settings, ports.http, ports.grpc,
+                     extra), flush=True)
         await stop.wait()
-        print(f"ebb: shutting down: {server.shutdown.describe()}", file=sys.stderr, flush=True)
+        _note(settings, f"shutting down: {server.shutdown.describe()}")
     finally:
-        if prometheus is not None:
-            prometheus.stop()
+        prometheus.stop()
         await server.stop()
 
 
-def _start_prometheus(host: str, http_port: int, tls: bool) -> Any:
-    """With TLS the local Prometheus scrapes https without verifying: it is this process on
-    the same machine, and its CA may not be among the files it was given."""
-    import tempfile
-
-    from ebb.deploy.prometheus import LocalPrometheus, ScrapeTls
-    from ebb.deploy.rules import export_rules
-
-    target = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    rules = export_rules(Path(tempfile.mkdtemp(prefix="ebb-rules-")))
-    prometheus = LocalPrometheus([f"{target}:{http_port}"], rule_files=[rules],
-                                 tls=ScrapeTls(insecure_skip_verify=True) if tls else None)
-    prometheus.start()
-    return prometheus
-
-
-def banner(version: str, models: Sequence[ModelMetadata], settings: ServeSettings,
-           http_port: int, grpc_port: int) -> str:
-    """What a user needs after start-up: the models, the URLs, a request to paste."""
-    host = settings.host
-    shown = f"[{host}]" if ":" in host else host
-    base = f"{'https' if settings.tls_cert_file else 'http'}://{shown}:{http_port}"
-    lines = [f"Ebb {version} serving:"]
-    example = ""
-    for meta in models:
-        spec = meta.inputs[0]
-        shape = [1 if dim == -1 else dim for dim in spec.shape]
-        inputs = ", ".join(f"{s.name} {s.datatype}{list(s.shape)}" for s in meta.inputs)
-        outputs = ", ".join(f"{s.name} {s.datatype}{list(s.shape)}" for s in meta.outputs)
-        lines.append(f"  model {meta.name} v{meta.version} ({meta.platform}): "
-                     f"{inputs} -> {outputs}")
-        if not example and spec.datatype.startswith(("FP", "INT", "UINT")):
-            count = 1
-            for dim in shape:
-                count *= dim
-            data = ",".join(["0.5"] * count)
-            example = (
-                f"curl -s{_curl_tls(settings)} {base}/v2/models/{meta.name}/infer "
-                "-H 'Content-Type: application/json'"
-                f" -d '{{\"inputs\":[{{\"name\":\"{spec.name}\",\"datatype\":\"{spec.datatype}\","
-                f"\"shape\":{shape},\"data\":[{data}]}}]}}'")
-    lines += [
-        f"  REST     {base}/v2   (OpenAPI: {base}/openapi.json)",
-        f"  gRPC     {shown}:{grpc_port}{' (TLS)' if settings.tls_cert_file else ''}",
-        f"  metrics  {base}/metrics",
-        f"  live dashboard  {base}/dashboard",
-    ]
-    if settings.tls_client_ca_file:
-        lines.append("  TLS: clients must present a certificate signed by "
-                     f"{settings.tls_client_ca_file}")
-    if example:
-        lines += ["Try:", f"  {example}"]
-    if example and not settings.tls_cert_file:
-        lines.append("  python -c \"import tritonclient.http as h; "
-                     f"print(h.InferenceServerClient('{shown}:{http_port}').is_server_ready())\"")
-    if settings.autoscaling:
-        lines.append(f"  autoscaling: policy {settings.policy}, {settings.min_workers or 0}-"
-                     f"{settings.max_workers} workers, SLO {settings.slo_ms:g} ms, every "
-                     f"{settings.autoscale_interval_s:g} s")
-    lines.append("Ctrl-C stops (accepted requests are answered first).")
-    return "\n".join(lines)
-
-
-def _curl_tls(settings: ServeSettings) -> str:
-    if not settings.tls_cert_file:
-        return ""
-    client = " --cert CLIENT.crt --key CLIENT.key" if settings.tls_client_ca_file else ""
-    return f" --cacert CA.pem{client}"
+def _note(settings: ServeSettings, text: str) -> None:
+    """A line for the person at the terminal on stderr; a log record with ``--log-format
+    json``, so that a log shipper reads nothing but JSON there."""
+    if settings.log_format == "json":
+        log.warning("%s", text)
+    else:
+        print(f"ebb: {text}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":

@@ -39,6 +39,14 @@ class ServeSettings(BaseSettings):
 
     model: str | None = Field(None, description="Model file or spec; none serves the demo model.")
     name: str | None = Field(None, description="Name to serve the model under.")
+    models: list[str] = Field(default_factory=list, description=(
+        "Several models or model repository directories to serve (the command line's "
+        "positional arguments; docs/repository.md)."))
+    load_on_demand: bool = Field(False, description=(
+        "Load a repository's models on their first request instead of at start-up."))
+    idle_unload_s: float | None = Field(None, gt=0, le=30 * 86_400, description=(
+        "Unload a model no request used for this long (it loads again on demand with "
+        "--load-on-demand)."))
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 for all interfaces.")
     http_port: int | None = Field(None, ge=0, le=65535,
                                   description="HTTP port; unset tries 8080, then a free port.")
@@ -46,8 +54,12 @@ class ServeSettings(BaseSettings):
                                   description="gRPC port; unset tries 8081, then a free port.")
     workers: int | None = Field(None, ge=0, le=256, description=(
         "Worker processes to start with (default: --min-workers when autoscaling, else 1)."))
-    min_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling lower bound.")
-    max_workers: int | None = Field(None, ge=0, le=256, description="Autoscaling upper bound.")
+    min_workers: int | None = Field(None, ge=0, le=256, description=(
+        "Autoscaling lower bound (default: 0 when --max-workers is given, so the pool can "
+        "scale to zero; 1 keeps a worker warm)."))
+    max_workers: int | None = Field(None, ge=0, le=256, description=(
+        "Autoscaling upper bound; above --min-workers turns autoscaling on (default: unset, "
+        "a fixed pool of --workers)."))
     policy: str = Field(DEFAULT_POLICY, description="Autoscaling policy: "
                         f"{', '.join(POLICY_NAMES)}.")
     policy_options: dict[str, object] = Field(
@@ -57,7 +69,8 @@ class ServeSettings(BaseSettings):
     autoscale_interval_s: float = Field(0.5, gt=0, le=600,
                                         description="How often the autoscaler decides.")
     scale_in_delay_s: float = Field(30.0, ge=0, le=86_400,
-                                    description="Sustained low demand before removing workers.")
+                                    description=("Longest idle keep-alive before removing a worker "
+                                                 "(policy ebb keeps about one cold start)."))
     max_batch_size: int = Field(32, ge=1, le=65_536, description="Rows per batch; 1: no batching.")
     max_batch_delay_ms: float = Field(2.0, ge=0, le=10_000,
                                       description="Longest wait for a batch to fill.")
@@ -105,6 +118,14 @@ class ServeSettings(BaseSettings):
                              "package) scraping this server every second, with Ebb's rules.")
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level printed.")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines as text, or one JSON object per line for log shippers.")
+    access_log: bool = Field(False, description="Log one line per request (method, path, "
+                             "model, status, latency; REST and gRPC).")
+    cast_inputs: bool = Field(False, description=(
+        "Convert an input of another numeric datatype to the declared one when no value "
+        "changes beyond the declared type's precision (FP64 -> FP32, INT64 -> INT32 in range, "
+        "...); refused otherwise, as Triton does."))
     inference_log: str | None = Field(
         None, description="Record every inference in this database: sqlite:///PATH or "
         "postgresql://USER@HOST:PORT/DB (off when unset).")
@@ -158,7 +179,7 @@ class ServeSettings(BaseSettings):
         if policy is None:
             return value
         try:
-            return coerce_knobs(policy, value)
+            return coerce_knobs(policy, _unprefixed(policy, value))
         except KnobError as error:
             raise ValueError(str(error)) from None
 
@@ -167,6 +188,13 @@ class ServeSettings(BaseSettings):
         low, high = self.min_workers, self.max_workers
         if low is not None and high is not None and low > high:
             raise ValueError(f"min_workers ({low}) is above max_workers ({high})")
+        return self
+
+    @model_validator(mode="after")
+    def _some_worker(self) -> ServeSettings:
+        if self.initial_workers == 0 and not self.autoscaling:
+            raise ValueError("no worker would ever run: --workers 0 needs autoscaling "
+                             "(--max-workers above --min-workers) to start one on demand")
         return self
 
     @model_validator(mode="after")
@@ -207,6 +235,39 @@ class ServeSettings(BaseSettings):
         return min(max(wanted, low), high)
 
 
+def _unprefixed(policy: str, knobs: dict[str, object]) -> dict[str, object]:
+    """Knobs given as ``POLICY.KNOB`` (as in ``ebb sim``) must name the served policy."""
+    plain: dict[str, object] = {}
+    for key, value in knobs.items():
+        named, dot, knob = key.rpartition(".")
+        if dot and named != policy:
+            raise KnobError(f"{key} sets a knob of policy {named!r}, but the policy served "
+                            f"is {policy!r}")
+        plain[knob if dot else key] = value
+    return plain
+
+
+_AUTOSCALING_ONLY = ("min_workers", "policy", "policy_options", "slo_ms",
+                     "autoscale_interval_s", "scale_in_delay_s")
+
+
+def ignored_settings(settings: ServeSettings) -> list[str]:
+    """Warnings for settings that were given but change nothing, and for a surprising
+    default (scaling to zero because --min-workers was left out)."""
+    given = settings.model_fields_set
+    if not settings.autoscaling:
+        unused = [name for name in _AUTOSCALING_ONLY if name in given]
+        if not unused:
+            return []
+        flags = ", ".join("--" + name.replace("_", "-") for name in unused)
+        return [f"{flags} ignored: autoscaling is off (it needs --max-workers above "
+                "--min-workers)"]
+    if "min_workers" not in given:
+        return [f"autoscaling between 0 and {settings.max_workers} workers: the pool scales to "
+                "zero when idle (--min-workers 1 keeps a worker warm)"]
+    return []
+
+
 def read_config_file(path: Path) -> dict[str, Any]:
     try:
         text = path.read_text()
@@ -224,7 +285,18 @@ def read_config_file(path: Path) -> dict[str, Any]:
     if not isinstance(values, dict):
         raise ConfigError(f"config file {path} must hold a table of settings")
     section = values.get("serve", values)
-    return {key.replace("-", "_"): value for key, value in section.items()}
+    settings = {str(key).replace("-", "_"): value for key, value in section.items()}
+    for key in settings:
+        if key not in ServeSettings.model_fields:
+            raise ConfigError(f"unknown key {key} in {path.name}{_did_you_mean(key)}")
+    return settings
+
+
+def _did_you_mean(key: str) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(ServeSettings.model_fields), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]}?" if close else ""
 
 
 def load_settings(flags: dict[str, Any], config_file: Path | None = None) -> ServeSettings:

@@ -3,7 +3,7 @@ repeatable flags parse into lists."""
 
 from __future__ import annotations
 
-from ebb.app.guards import browser_guard, request_budget, wire_limits
+from ebb.app.guards import browser_guard, grpc_options, request_budget, wire_limits
 from ebb.cli import build_parser
 from ebb.config import ServeSettings, load_settings
 
@@ -27,3 +27,14 @@ def test_defaults_outlast_balancers() -> None:
     limits = wire_limits(ServeSettings())
     assert limits.keep_alive_s == 75 and limits.header_timeout_s == 10
     assert limits.max_connections == 10_000 and limits.max_head_bytes == 65_536
+
+
+def test_grpc_gets_the_same_connection_limits_as_http() -> None:
+    options = dict(grpc_options(ServeSettings(max_connections=50, header_timeout_s=2.5,
+                                              keep_alive_s=90, max_header_kb=8)))
+    assert options["grpc.max_allowed_incoming_connections"] == 50
+    assert options["grpc.server_handshake_timeout_ms"] == 2500
+    assert options["grpc.max_connection_idle_ms"] == 90_000
+    assert options["grpc.max_metadata_size"] == 8192
+    assert options["grpc.max_concurrent_streams"] >= 100
+    assert all(isinstance(value, int) and value > 0 for value in options.values())

@@ -6,10 +6,12 @@ Playwright is pointed at the system browser (/usr/bin/chromium); no browser is d
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -60,10 +62,11 @@ def test_dashboard_renders_live_data_and_shows_a_scale_up(tmp_path: Path) -> Non
             page.wait_for_selector("#decisions td.up", timeout=20_000)
             load.join()
             page.wait_for_function(
-                "document.querySelectorAll('#traffic polyline.series').length >= 2",
+                "window.ebbCharts.traffic && window.ebbCharts.traffic.data[1].length >= 2",
                 timeout=10_000)
             assert "sleep" in page.inner_text("#model")
             assert "→" in page.inner_text("#decisions")
+            _check_charts(page)
             page.wait_for_timeout(2_000)
             page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
             if os.environ.get("EBB_SCREENSHOT_DIR"):  # refreshes the README's picture
@@ -74,3 +77,38 @@ def test_dashboard_renders_live_data_and_shows_a_scale_up(tmp_path: Path) -> Non
         server.stop()
     assert errors == []
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+
+
+def _check_charts(page: Any) -> None:
+    """uPlot charts: canvases, axes with ticks, legends, wall-clock times, values on hover;
+    the ready line drawn over the desired one; decision times on the wall clock too."""
+    for chart in ("traffic", "latency", "queue", "workers", "anomaly"):
+        assert page.locator(f"#{chart} .uplot canvas").count() >= 1
+        assert page.locator(f"#{chart} .u-axis").count() == 2
+    legend = page.inner_text("#traffic .u-legend")
+    assert "arrivals/s" in legend and "answered/s" in legend
+    assert "SLO 100 ms" in page.inner_text("#latency .u-legend")
+    labels = page.evaluate("window.ebbCharts.workers.series.map(s => s.label)")
+    assert labels.index("ready") > labels.index("desired")  # drawn later: on top
+    started, first = page.evaluate(
+        "[window.ebbCharts.traffic.data[0][0], Date.now() / 1000]")
+    assert abs(first - started) < 120  # x values are wall-clock Unix seconds
+    ticks = page.evaluate("window.ebbCharts.traffic.axes[0]._values")  # drawn on the canvas
+    assert ticks and all(re.fullmatch(r"\d{2}:\d{2}:\d{2}", t) for t in ticks), ticks
+    box = page.locator("#traffic .u-over").bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] / 2)
+    hovered = page.inner_text("#traffic .u-legend")
+    assert re.search(r"arrivals/s\s*[\d.]+", hovered), hovered  # the value under the cursor
+    decision_time = page.inner_text("#decisions tr td")
+    assert re.fullmatch(r"\d{2}:\d{2}:\d{2}", decision_time.strip()), decision_time
+
+
+def test_uplot_ships_inside_the_package_with_its_licence() -> None:
+    from importlib import resources
+
+    static = resources.files("ebb.dashboard").joinpath("static")
+    assert "uPlot" in static.joinpath("uPlot.iife.min.js").read_text()[:2000]
+    assert static.joinpath("uPlot.min.css").read_text().startswith(".uplot")
+    assert "MIT License" in static.joinpath("uPlot-LICENSE.txt").read_text()
+    page = static.joinpath("dashboard.html").read_text()
+    assert "http" not in page.replace("http-equiv", "")  # no network at run time

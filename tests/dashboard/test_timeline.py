@@ -33,3 +33,10 @@ def test_feed_turns_counters_and_latencies_into_per_second_samples() -> None:
     assert 49 <= timeline["p50_ms"][0] <= 52
     assert data["decisions"] == [{"t": 1.5, "policy": "ebb", "from": 2, "to": 3,
                                   "reason": "queue 7"}]
+
+
+def test_feed_gives_the_wall_clock_start_so_the_page_shows_clock_times() -> None:
+    feed = DashboardFeed("m", started_at=100.0, wall_started_at=1_700_000_000.0)
+    data = feed.data(None, 100.0, [DecisionView(104.5, "ebb", 1, 2, "queue")])
+    assert data["started_at"] == 1_700_000_000.0
+    assert data["decisions"][0]["t"] == 4.5  # the page shows started_at + t as a clock time

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 import signal
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import grpc
 import httpx
 import numpy as np
 import pytest
@@ -16,6 +19,8 @@ import pytest
 from ebb.inference_log.rows import request_rows
 from ebb.inference_log.store import open_store
 from ebb.inference_log.url import parse_database_url
+from ebb.protocol._generated import open_inference_pb2 as pb
+from ebb.protocol._generated import open_inference_pb2_grpc as pb_grpc
 from tests.conftest import RunningServer, start_server
 from tests.inference_log._postgres import PostgresCluster
 from tests.inference_log._records import record
@@ -182,3 +187,51 @@ def test_retention_prunes_old_rows_at_start(tmp_path: Path, log_url: str) -> Non
     assert logged_ids(log_url) == {"new0", "new1", "new2"}
     assert sql(log_url, "SELECT count(*) FROM tensors") == [(6,)]
     assert "pruned 5 requests older than 30 days" in server.log()
+
+
+def _create_key(keys_file: Path, key_id: str, *flags: str) -> str:
+    done = subprocess.run([sys.executable, "-m", "ebb.cli", "keys", "create", "--file",
+                           str(keys_file), "--id", key_id, *flags],
+                          capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.strip()
+
+
+def test_requests_refused_by_auth_are_logged_without_secrets(tmp_path: Path, log_url: str
+                                                              ) -> None:
+    keys_file = tmp_path / "keys.toml"
+    secrets = {"ci": _create_key(keys_file, "ci", "--role", "infer", "--model", "double"),
+               "prom": _create_key(keys_file, "prom", "--role", "observe"),
+               "slow": _create_key(keys_file, "slow", "--role", "infer", "--rate", "0.01",
+                                   "--burst", "1")}
+    server = serve(tmp_path, log_url, "--auth-keys-file", str(keys_file))
+    wrong = "ebb_ci.this-is-not-the-secret"
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        def infer(request_id: str, key: str | None) -> int:
+            headers = {"authorization": f"Bearer {key}"} if key else {}
+            return client.post("/v2/models/double/infer", json=body(request_id),
+                               headers=headers).status_code
+
+        assert [infer("a", None), infer("b", wrong), infer("c", secrets["prom"]),
+                infer("d", secrets["ci"]), infer("e", secrets["slow"]),
+                infer("f", secrets["slow"])] == [401, 401, 403, 200, 200, 429]
+        assert client.get("/metrics").status_code == 401  # not an inference: not logged
+    with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        request = pb.ModelInferRequest(model_name="double", id="g")
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.ModelInfer(request, metadata=(("authorization", f"Bearer {wrong}"),))
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert server.stop() == 0
+    rows = sql(log_url, "SELECT r.status, p.name, m.name, r.api_key_id, r.client_request_id, "
+                        "r.error FROM requests r JOIN model_versions v "
+                        "ON v.id = r.model_version_id JOIN models m ON m.id = v.model_id "
+                        "LEFT JOIN protocols p ON p.id = r.protocol_id ORDER BY r.id")
+    assert [row[:4] for row in rows] == [
+        (401, "rest", "double", None), (401, "rest", "double", None),
+        (403, "rest", "double", "prom"), (200, "rest", "double", "ci"),
+        (200, "rest", "double", "slow"), (429, "rest", "double", "slow"),
+        (401, "grpc", "double", None)]
+    assert "lacks the 'infer' role" in rows[2][5] and "rate limit" in rows[5][5]
+    everything = repr(sql(log_url, "SELECT * FROM request_log")) + server.log()
+    for secret in (*secrets.values(), wrong):
+        assert secret not in everything and secret.split(".")[1] not in everything

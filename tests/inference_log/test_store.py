@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -141,3 +142,42 @@ async def test_query_filters_and_prune(log_url: str) -> None:
     assert len(await store.query(LogFilter(since=0))) == 5
     await store.close()
     assert sql(log_url, "SELECT count(*) FROM tensors") == [(9,)]
+
+
+async def test_migration_3_leaves_requests_one_index_on_time(log_url: str) -> None:
+    store = open_store(parse_database_url(log_url))
+    await store.connect()
+    await store.close()
+    if parse_database_url(log_url).engine == "sqlite":
+        names = sql(log_url, "SELECT name FROM sqlite_master WHERE type = 'index' "
+                             "AND tbl_name = 'requests' AND name NOT LIKE 'sqlite_%'")
+    else:
+        names = sql(log_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'requests' "
+                             "AND indexname <> 'requests_pkey'")
+    assert names == [("requests_by_time",)]
+
+
+@pytest.mark.parametrize("capture", ["none", "hash"])
+async def test_a_large_batch_round_trips_every_field(log_url: str, capture: Any) -> None:
+    """250 rows: two multi-row SQLite INSERTs and a remainder; one PostgreSQL COPY block, with
+    text that needs escaping and timestamps to the microsecond."""
+    base = 1_796_058_405.000_001
+    records = [record(i, received_at=base + i * 0.123_457, principal=f"key\t{i % 3}",
+                      failed=i % 7 == 0) for i in range(250)]
+    records[5] = replace(records[5], request=replace(records[5].request,
+                                                     id="tab\there\nnewline\\slash"))
+    store = open_store(parse_database_url(log_url))
+    await store.connect()
+    await store.write(request_rows(records, capture))
+    entries = await store.query(LogFilter(since=base - 1, newest_first=False))
+    await store.close()
+    assert len(entries) == 250
+    for source, entry in zip(records, entries, strict=True):
+        assert entry.request_id == (source.request.id or None)
+        assert entry.received_at == pytest.approx(source.received_at, abs=1.5e-6)
+        assert (entry.status, entry.api_key_id, entry.protocol) == (
+            source.status, source.principal, source.protocol)
+        assert entry.latency_s == source.total_s and entry.batch_size == source.batch_size
+        assert entry.error == (None if source.error is None else "bad input")
+    tensors = sql(log_url, "SELECT count(*) FROM tensors")
+    assert tensors == [(250 * 2 - len(range(0, 250, 7)),)]

@@ -107,3 +107,23 @@ async def test_rows_a_store_refuses_are_dropped_not_retried() -> None:
     log.hook(record(0))
     await log.close()
     assert log.counts() == (0, 1, 0)
+
+
+async def test_refusals_are_logged_but_never_crowd_out_answered_requests() -> None:
+    store = MemoryStore()
+    log = make_log(store, buffer=10)
+    for index in range(3):
+        log.hook(record(index))
+    for _ in range(5):  # a flood of requests without keys: only up to half the buffer
+        log.refused("double", 401, "the API key is not valid", "rest", None)
+    log.refused(None, 403, "key 'ci' lacks the 'infer' role", "grpc", "ci")
+    for index in range(3, 10):
+        log.hook(record(index))
+    # 3 answered + 2 refused fill half the buffer; 4 refusals dropped; 5 of 7 answered fit
+    assert tuple(log.counts()) == (0, 4 + 2, 10)
+    await log.close()
+    refused = [row for row in store.rows if row.status >= 400]
+    assert [(row.model, row.version, row.status, row.protocol, row.api_key_id, row.error)
+            for row in refused] == [("double", "", 401, "rest", None,
+                                     "the API key is not valid")] * 2
+    assert refused[0].signature == ((), ()) and refused[0].latency_s == 0.0

@@ -77,3 +77,30 @@ def test_server_pushes_its_metrics_as_otlp(tmp_path: Path, receiver: tuple[str, 
     assert point.count >= 3 and sum(point.bucket_counts) == point.count
     assert len(point.bucket_counts) == len(point.explicit_bounds) + 1
     assert received[0].resource_metrics[0].resource.attributes[0].value.string_value == "ebb"
+
+
+def test_failed_pushes_back_off_and_log_once_per_outage(
+        receiver: tuple[str, list[metrics_service_pb2.ExportMetricsServiceRequest]],
+        caplog: pytest.LogCaptureFixture) -> None:
+    import socket
+
+    from prometheus_client import CollectorRegistry
+
+    from ebb.metrics.otlp import MAX_BACKOFF_INTERVALS, OtlpExporter, retry_delay
+
+    assert [retry_delay(n, 1.0) for n in range(7)] == [1, 2, 4, 8, 16, 32, 32]
+    assert MAX_BACKOFF_INTERVALS == 32
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    down = OtlpExporter(CollectorRegistry(), f"http://127.0.0.1:{closed}", "ebb", timeout_s=2)
+    with caplog.at_level("INFO", logger="ebb.otlp"):
+        assert not any(down.push() for _ in range(5))
+        assert down.retry_delay(10.0) == 320.0
+        down._url = receiver[0] + "/v1/metrics"  # the collector comes back
+        assert down.push() and down.retry_delay(10.0) == 10.0
+    down.close()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "ebb.otlp"]
+    assert len(lines) == 2
+    assert lines[0][0] == "WARNING" and "retrying with exponential backoff" in lines[0][1]
+    assert lines[1] == ("INFO", f"OTLP export to {down._url} recovered after 5 failed pushes")

@@ -30,6 +30,24 @@ MESSAGES = [  # the messages of the OIP gRPC spec, nested ones included
     "inference.InferParameter", "inference.InferTensorContents",
 ]
 
+EXTENSION_MESSAGES = [  # the model configuration, statistics and repository extensions (Triton's)
+    "inference.ModelConfigRequest", "inference.ModelConfigResponse",
+    "inference.ModelStatisticsRequest", "inference.ModelStatisticsResponse",
+    "inference.ModelStatistics", "inference.StatisticDuration", "inference.InferStatistics",
+    "inference.InferBatchStatistics", "inference.MemoryUsage", "inference.InferResponseStatistics",
+    "inference.RepositoryIndexRequest", "inference.RepositoryIndexResponse",
+    "inference.RepositoryIndexResponse.ModelIndex", "inference.ModelRepositoryParameter",
+    "inference.RepositoryModelLoadRequest", "inference.RepositoryModelLoadResponse",
+    "inference.RepositoryModelUnloadRequest", "inference.RepositoryModelUnloadResponse",
+]
+
+CONFIG_MESSAGES = [  # a subset of each of Triton's model_config.proto messages
+    "inference.ModelConfig", "inference.ModelInput", "inference.ModelOutput",
+    "inference.ModelVersionPolicy", "inference.ModelVersionPolicy.Latest",
+    "inference.ModelVersionPolicy.All", "inference.ModelVersionPolicy.Specific",
+    "inference.ModelDynamicBatching", "inference.ModelInstanceGroup",
+]
+
 
 def _messages(descriptor: Any, into: dict[str, Any]) -> None:
     fields = {}

@@ -72,3 +72,37 @@ def test_sleep_model_load_ms_is_a_slow_model_load() -> None:
     assert time.perf_counter() - started >= 0.15
     batch = np.ones((2, 3), np.float32)
     assert model.infer({"INPUT0": batch})["OUTPUT0"].tolist() == batch.tolist()
+
+
+def test_onnx_model_is_named_after_its_file_not_its_graph(tmp_path: Path) -> None:
+    path = build(tmp_path / "pump_scorer.onnx")  # its graph is named "vibration_anomaly"
+    assert resolve(str(path)).describe().name == "pump_scorer"
+    assert resolve(str(path), name="other").describe().name == "other"
+
+
+def test_demo_model_calls_a_flat_window_healthy_and_impulses_anomalous(tmp_path: Path) -> None:
+    model = resolve(str(build(tmp_path / "scorer.onnx"))).load()
+    flat = np.full((1, 64), 0.5, np.float32)  # the banner's example: a sensor's DC offset
+    impulses = flat.copy()
+    impulses[0, ::8] = 2.5  # the banner's anomalous example
+    outputs = model.infer({"vibration": np.concatenate([flat, impulses, flat * 0])})
+    assert outputs["is_anomaly"].tolist() == [False, True, False]
+
+
+def test_module_class_is_imported_from_the_current_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "h14_scorers.py").write_text(
+        "from ebb import TensorSpec\n"
+        "class Scorer:\n"
+        "    inputs = [TensorSpec('features', 'FP32', (-1, 2))]\n"
+        "    outputs = [TensorSpec('score', 'FP32', (-1,))]\n"
+        "    max_batch_size = 8\n"
+        "    def infer(self, inputs):\n"
+        "        return {'score': inputs['features'].sum(axis=1)}\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("sys.path", [p for p in __import__("sys").path if p not in ("", ".")])
+    source = resolve("h14_scorers:Scorer")
+    assert source.describe().outputs[0].name == "score"
+    assert getattr(source, "search_path", None) == str(tmp_path)
+    with pytest.raises(ModelLoadError, match="searched the current directory first"):
+        resolve("h14_no_such_module:Scorer").describe()

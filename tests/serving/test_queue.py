@@ -30,7 +30,7 @@ async def test_full_queue_refuses_at_once_with_a_retry_hint() -> None:
 
 async def test_batch_by_size_and_by_delay_on_explicit_time() -> None:
     loop = asyncio.get_running_loop()
-    queue = ModelQueue(BatchPolicy(3, 0.010), max_size=100)
+    queue = ModelQueue(BatchPolicy(3, 0.010, adaptive=False), max_size=100)
     items = [_pending(loop) for _ in range(4)]
     for item in items:
         queue.put(item, None)
@@ -68,7 +68,7 @@ async def test_expired_request_leaves_the_queue_with_504() -> None:
 
 async def test_waiting_worker_is_woken_by_the_delay_not_by_polling() -> None:
     loop = asyncio.get_running_loop()
-    queue = ModelQueue(BatchPolicy(8, 0.05), max_size=10)
+    queue = ModelQueue(BatchPolicy(8, 0.05, adaptive=False), max_size=10)
     taker = asyncio.create_task(queue.next_batch())
     await asyncio.sleep(0)
     item = _pending(loop)

@@ -24,7 +24,7 @@ def test_json_summary_has_the_documented_shape(capsys: pytest.CaptureFixture[str
     assert status == 0
     doc = json.loads(capsys.readouterr().out)
     assert set(doc) >= {"trace", "slo_ms", "oracle", "policies"}
-    assert doc["slo_ms"] == 200
+    assert doc["slo_ms"] == 100  # the one SLO default of every command
     assert doc["oracle"]["worker_seconds"] > 0
     assert set(doc["policies"]) == {"ebb", "hpa"}
     for entry in doc["policies"].values():
@@ -36,7 +36,7 @@ def test_json_summary_has_the_documented_shape(capsys: pytest.CaptureFixture[str
 def test_report_files_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "report"
     status = _run(["--synthetic", "step", "--rate", "30", "--duration", "20", "--policy",
-                   "all", "--knob", "hpa.target=2", "--out", str(out), "--quiet"])
+                   "all", "--policy-option", "hpa.target=2", "--out", str(out), "--quiet"])
     assert status == 0
     text = capsys.readouterr().out
     for name in ("ebb", "hpa", "keda", "kpa", "ray", "oracle"):
@@ -73,7 +73,7 @@ def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
     bad.write_text("0\nnope\n")
     assert _run(["--trace", str(bad), "--quiet"]) == 2
     assert "bad.txt:2" in capsys.readouterr().err
-    assert _run(["--synthetic", "step", "--knob", "hpa.nonsense=1", "--quiet"]) == 2
+    assert _run(["--synthetic", "step", "--policy-option", "hpa.nonsense=1", "--quiet"]) == 2
     assert "nonsense" in capsys.readouterr().err
     assert _run(["--synthetic", "step", "--min-workers", "5", "--max-workers", "2",
                  "--quiet"]) == 2
@@ -81,6 +81,6 @@ def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -
 
 def test_a_bad_knob_value_is_one_line_naming_the_knob(
         capsys: pytest.CaptureFixture[str]) -> None:
-    assert _run(["--synthetic", "step", "--knob", "ebb.miss_fraction=abc", "--quiet"]) == 2
+    assert _run(["--synthetic", "step", "--policy-option", "ebb.miss_fraction=abc", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err == "ebb sim: error: knob miss_fraction of policy 'ebb' takes a number, got 'abc'\n"

@@ -44,6 +44,7 @@ class HttpServer(uvicorn.Server):
         keep_alive = f"timeout={math.ceil(limits.keep_alive_s)}"
         config = uvicorn.Config(app, http=protocol_class(self.wire), ws="none", lifespan="off",
                                 log_level="warning", access_log=False, server_header=False,
+                                log_config=None,  # its lines go through ebb.app.logs' handler
                                 proxy_headers=False, date_header=False, backlog=4096,
                                 ssl_context_factory=factory,
                                 timeout_keep_alive=math.ceil(limits.keep_alive_s),

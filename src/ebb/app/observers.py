@@ -72,11 +72,15 @@ class DashboardRecorder(NullObserver):
         self._feeds = feeds
 
     def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None:
-        self._feeds[model].reservoir.add(seconds, code)
+        feed = self._feeds.get(model)  # None: a model serving several versions (feeds are per
+        if feed is not None:           # version), or one just unloaded
+            feed.reservoir.add(seconds, code)
 
     def batch_done(self, model: str, requests: int, rows: int, seconds: float,
                    queue_waits: list[float]) -> None:
-        self._feeds[model].reservoir.add_waits(queue_waits)
+        feed = self._feeds.get(model)
+        if feed is not None:
+            feed.reservoir.add_waits(queue_waits)
 
 
 class DriftRecorder(NullObserver):
@@ -87,4 +91,6 @@ class DriftRecorder(NullObserver):
 
     def batch_sample(self, model: str, inputs: Mapping[str, np.ndarray],
                      outputs: Mapping[str, np.ndarray]) -> None:
-        self._watches[model].observe_batch(inputs, outputs)
+        watch = self._watches.get(model)
+        if watch is not None:  # None: a model version just unloaded
+            watch.observe_batch(inputs, outputs)

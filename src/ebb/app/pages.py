@@ -41,6 +41,6 @@ async def push_otlp(exporter: OtlpExporter, interval_s: float, stopping: asyncio
         while not stopping.is_set():
             await loop.run_in_executor(None, exporter.push)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), interval_s)
+                await asyncio.wait_for(stopping.wait(), exporter.retry_delay(interval_s))
     finally:
         exporter.close()

@@ -7,7 +7,9 @@ processes. A bad policy name or knob fails here, as one line.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from ebb.app.background import Background
 from ebb.autoscale.actuators.local import LocalActuator
@@ -23,12 +25,37 @@ from ebb.serving.workers import WorkerPool
 
 
 class Scaling:
-    """The app's controllers, and what the dashboard asks of them."""
+    """The app's controllers, and what the dashboard asks of them. ``add`` and ``remove``
+    follow model versions loaded and unloaded while serving (``ebb.repository``)."""
 
     def __init__(self, controllers: Mapping[str, Controller],
-                 active: Callable[[str], int]) -> None:
+                 pools: Mapping[str, WorkerPool],
+                 make: Callable[[str, WorkerPool], Controller] | None = None) -> None:
         self.controllers = dict(controllers)
-        self._active = active
+        self._pools = dict(pools)
+        self._make = make
+        self._background: Background | None = None
+        self._tasks: dict[str, asyncio.Task[Any]] = {}
+
+    def _active(self, name: str) -> int:
+        pool = self._pools.get(name)
+        return pool.counts().active if pool is not None else 0
+
+    def add(self, name: str, pool: WorkerPool) -> None:
+        self._pools[name] = pool
+        if self._make is None:
+            return
+        controller = self.controllers[name] = self._make(name, pool)
+        if self._background is not None:
+            self._tasks[name] = self._background.spawn(
+                controller.run(self._background.stopping), f"autoscaler {name}")
+
+    def remove(self, name: str) -> None:
+        self._pools.pop(name, None)
+        self.controllers.pop(name, None)
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
 
     def decisions(self, name: str) -> tuple[DecisionRecord, ...]:
         controller = self.controllers.get(name)
@@ -42,32 +69,31 @@ class Scaling:
         return self._active(name)
 
     def spawn(self, background: Background) -> None:
+        self._background = background
         for name, controller in self.controllers.items():
-            background.spawn(controller.run(background.stopping), f"autoscaler {name}")
+            self._tasks[name] = background.spawn(controller.run(background.stopping),
+                                                 f"autoscaler {name}")
 
 
 def build_controllers(settings: ServeSettings, pools: Mapping[str, WorkerPool],
                       snapshot: Callable[[str], ModelSnapshot], metrics: AutoscalerMetrics,
                       clock: Clock) -> Scaling:
     """Controllers by model name; none when the settings do not autoscale."""
-    active = _active(pools)
     if not settings.autoscaling:
-        return Scaling({}, active)
+        return Scaling({}, pools)
     low = settings.min_workers or 0
     high = settings.max_workers if settings.max_workers is not None else low
-    controllers = {}
-    for name, pool in pools.items():
+
+    def make(name: str, pool: WorkerPool) -> Controller:
         policy = build_policy(settings.policy, settings.policy_options, Limits(low, high),
-                              scale_in_delay_s=settings.scale_in_delay_s)
+                              scale_in_delay_s=settings.scale_in_delay_s,
+                              max_batch_size=settings.max_batch_size)
         source = InProcessSource(_counters(snapshot, name), settings.slo_ms / 1000)
-        controllers[name] = Controller(name, policy, source, LocalActuator(pool.scale_to),
-                                       settings.autoscale_interval_s, metrics, clock)
         metrics.configured(name, settings.policy, low, high, settings.autoscale_interval_s)
-    return Scaling(controllers, active)
+        return Controller(name, policy, source, LocalActuator(pool.scale_to),
+                          settings.autoscale_interval_s, metrics, clock)
 
-
-def _active(pools: Mapping[str, WorkerPool]) -> Callable[[str], int]:
-    return lambda name: pools[name].counts().active
+    return Scaling({name: make(name, pool) for name, pool in pools.items()}, pools, make)
 
 
 def _counters(snapshot: Callable[[str], ModelSnapshot], name: str

@@ -18,12 +18,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ebb import __version__
-from ebb.anomaly import ModelWatch
+from ebb.app.access import access_interceptors, access_middleware
 from ebb.app.background import Background
-from ebb.app.guards import browser_guard, request_budget, wire_limits
+from ebb.app.casting import with_casting
+from ebb.app.guards import browser_guard, grpc_options, request_budget, wire_limits
 from ebb.app.heap import settle_heap
 from ebb.app.http import HttpServer
-from ebb.app.models import serve_model
+from ebb.app.logs import log_started
+from ebb.app.models import GatewayHost, build_repository, start_all, with_repository_extensions
 from ebb.app.observers import DashboardRecorder, DriftRecorder, FanOut
 from ebb.app.pages import metrics_route, push_otlp, static_route
 from ebb.app.ports import BoundPorts, bind_grpc, bind_port
@@ -33,8 +35,7 @@ from ebb.app.state import GatewayState
 from ebb.config import DEFAULT_HTTP_PORT, ServeSettings
 from ebb.core.clock import Clock
 from ebb.core.types import ModelMetadata
-from ebb.dashboard.feed import DashboardFeed
-from ebb.dashboard.routes import dashboard_routes
+from ebb.dashboard.routes import dashboard_routes, redirect_root
 from ebb.dashboard.sampler import DashboardSampler
 from ebb.inference_log.wiring import open_inference_log
 from ebb.metrics.collectors import ServingCollector
@@ -46,11 +47,13 @@ from ebb.protocol.asgi import apply_middleware
 from ebb.protocol.grpc_server import create_server
 from ebb.protocol.info import ServerInfo
 from ebb.protocol.openapi import openapi_document
+from ebb.protocol.repository_grpc import RepositoryServicer
+from ebb.protocol.repository_routes import RepositoryRoutes
 from ebb.protocol.rest import RestApp
+from ebb.repository.catalog import Catalog, fixed_catalog
 from ebb.runtime.base import ModelSource
 from ebb.security.tls import load_server_tls
 from ebb.security.wiring import build_security
-from ebb.serving.dispatcher import QueueDispatcher
 from ebb.serving.warmup import warm_up
 from ebb.serving.workers import worker_context
 
@@ -63,27 +66,27 @@ WARM_UP_WAIT_S = 30.0
 
 class EbbServer:
     def __init__(self, settings: ServeSettings, sources: Iterable[ModelSource],
-                 clock: Clock) -> None:
+                 clock: Clock, catalog: Catalog | None = None) -> None:
         self.settings = settings
         self.tls = load_server_tls(settings.tls_cert_file, settings.tls_key_file,
                                    settings.tls_client_ca_file)
-        self.info = ServerInfo("ebb", __version__)
+        self.info = with_repository_extensions(ServerInfo("ebb", __version__))
         self.registry = new_registry()
         self.security = build_security(settings, SecurityMetrics(self.registry), clock)
         self._clock = clock
-        described = [(source, source.describe()) for source in sources]
-        self.metadata: tuple[ModelMetadata, ...] = tuple(meta for _, meta in described)
-        names = [meta.name for meta in self.metadata]
-        self.feeds = {name: DashboardFeed(name, clock.now()) for name in names}
-        self.watches = {name: ModelWatch() for name in names}
-        self.observer = FanOut((ServingMetrics(self.registry), DashboardRecorder(self.feeds),
-                                DriftRecorder(self.watches)))
-        context = worker_context()
-        self.models = {meta.name: serve_model(settings, source, meta, self.observer, context)
-                       for source, meta in described}
-        self.inference_log = open_inference_log(settings, self.registry)
+        self.background = Background()
+        self.host = GatewayHost(settings, worker_context(), clock, self.background)
+        self.models, self.feeds, self.watches = self.host.models, self.host.feeds, self.host.watches
+        self.observer = self.host.observer = FanOut((
+            ServingMetrics(self.registry), DashboardRecorder(self.feeds),
+            DriftRecorder(self.watches)))
+        self.inference_log = open_inference_log(settings, self.registry, self.security.gate)
         hooks = (self.inference_log.hook,) if self.inference_log is not None else ()
-        self.dispatcher = QueueDispatcher(self.models, hooks=hooks)
+        self.repository = build_repository(settings, catalog or fixed_catalog(sources),
+                                           self.host, hooks)
+        self.dispatcher = self.repository.dispatcher
+        self.metadata: tuple[ModelMetadata, ...] = tuple(
+            self.dispatcher.metadata(name) for name in self.dispatcher.model_names())
         self.state = GatewayState(self.models, self._anomalies)
         gpu, gpu_note = open_gpu_reader()
         log.log(logging.INFO if gpu else logging.DEBUG, "GPU metrics: %s", gpu_note)
@@ -91,15 +94,16 @@ class EbbServer:
         pools = {name: served.pool for name, served in self.models.items()}
         self.scaling = build_controllers(settings, pools, self.state.snapshot,
                                          AutoscalerMetrics(self.registry), clock)
+        self.host.on_attach, self.host.on_detach = self.scaling.add, self.scaling.remove
         routes = {"/metrics": metrics_route(self.registry),
                   "/openapi.json": static_route(openapi_document(self.info)),
                   **dashboard_routes(self.feeds, self.scaling.decisions,
                                      settings.policy if self.scaling.controllers else None,
                                      settings.slo_ms)}
         self.budget = request_budget(settings)  # request bytes in flight, REST and gRPC
-        self.rest = RestApp(self.dispatcher, self.info, self.observer, self._max_bytes, routes,
-                            self.budget)
-        self.background = Background()
+        self.front = with_casting(self.dispatcher, settings.cast_inputs)  # what clients reach
+        self.rest = RestApp(self.front, self.info, self.observer, self._max_bytes, routes,
+                            self.budget, RepositoryRoutes(self.repository))
         self.shutdown = Shutdown(self.dispatcher, self.models, settings.prestop_seconds,
                                  settings.drain_timeout_s)
         self._http: HttpServer | None = None
@@ -115,29 +119,37 @@ class EbbServer:
                      for signal, (score, active) in self.watches[name].latest.items())
 
     async def start(self) -> BoundPorts:
-        """Start workers, wait for the first ones, then open the ports and the loops."""
+        """Bind both ports (a clash costs no model load), start workers, wait for the first
+        ones and the warm-ups, then serve on the ports and start the loops."""
         settings = self.settings
-        initial = settings.initial_workers
-        for served in self.models.values():
-            served.pool.add(initial)
-        for served in self.models.values():
-            await served.pool.wait_ready(min(initial, 1), WORKER_READY_TIMEOUT_S)
-        await self._warm_up()
+        began = self._clock.now()
         http_socket, http_note = bind_port(settings.host, settings.http_port,
                                            DEFAULT_HTTP_PORT, "HTTP")
+        grpc = create_server(self.front, self.info, self.observer, self._max_bytes,
+                             (*access_interceptors(settings.access_log),
+                              *self.security.interceptors), self.budget, grpc_options(settings),
+                             RepositoryServicer(self.repository))
+        try:
+            grpc_port, grpc_note = bind_grpc(grpc, settings.host, settings.grpc_port,
+                                             self.tls.grpc_credentials() if self.tls else None)
+        except OSError:
+            http_socket.close()
+            raise
+        await start_all(self.repository, self.host)
+        await self._warm_up()
         self._http = HttpServer(
-            apply_middleware(self.rest, [*browser_guard(settings), *self.security.middleware]),
+            apply_middleware(self.rest, [*access_middleware(settings.access_log),
+                                         *browser_guard(settings), redirect_root,
+                                         *self.security.middleware]),
             self.tls.context if self.tls else None, wire_limits(settings))
         await self._http.start(http_socket)
-        self._grpc = create_server(self.dispatcher, self.info, self.observer, self._max_bytes,
-                                   self.security.interceptors, self.budget)
-        grpc_port, grpc_note = bind_grpc(self._grpc, settings.host, settings.grpc_port,
-                                         self.tls.grpc_credentials() if self.tls else None)
+        self._grpc = grpc
         await self._grpc.start()
         self._start_loops()
         settle_heap()
         notes = tuple(note for note in (http_note, grpc_note) if note)
         self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
+        log_started(self.metadata, self.ports, self._clock.now() - began)
         return self.ports
 
     def _start_loops(self) -> None:

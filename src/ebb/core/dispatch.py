@@ -53,9 +53,13 @@ class RequestRecorder(Protocol):
     def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class InferenceRecord:
-    """One answered (or failed) inference, as a hook sees it. Durations are in seconds."""
+    """One answered (or failed) inference, as a hook sees it. Durations are in seconds.
+
+    Built once per request, so not frozen: a frozen dataclass's ``__init__`` sets each field
+    through ``object.__setattr__`` and costs about four times as much. Hooks must not modify
+    it (several may see the same record)."""
 
     request: InferRequest
     response: InferResponse | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,7 +14,11 @@ from ebb.anomaly import SignalSnapshot
 from ebb.autoscale.sources.counters import GatewayCounters
 from ebb.dashboard.timeline import LatencyReservoir, Sample, Timeline
 
-_STATIC = {"dashboard.js": b"text/javascript", "dashboard.css": b"text/css"}
+_STATIC = {"dashboard.js": b"text/javascript", "dashboard.css": b"text/css",
+           "uPlot.iife.min.js": b"text/javascript", "uPlot.min.css": b"text/css"}
+"""Served assets. uPlot 1.6.32 (MIT, uPlot-LICENSE.txt beside it) comes from the npm registry's
+``uplot`` package, shipped as is, so the page needs no network."""
+STATIC_ASSETS = tuple(_STATIC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +33,13 @@ class DecisionView:
 class DashboardFeed:
     """One model's live view. ``record`` is called per answered request, ``tick`` per second."""
 
-    def __init__(self, model: str, started_at: float, seconds: int = 600) -> None:
+    def __init__(self, model: str, started_at: float, seconds: int = 600,
+                 wall_started_at: float | None = None) -> None:
+        """``started_at`` is on the server's clock; ``wall_started_at`` (Unix seconds, now by
+        default) is the same moment on the wall clock, so the page shows clock times."""
         self.model = model
         self._started_at = started_at
+        self._wall_started_at = time.time() if wall_started_at is None else wall_started_at
         self.timeline = Timeline(seconds)
         self.reservoir = LatencyReservoir()
         self._previous: tuple[float, GatewayCounters, int] | None = None
@@ -75,6 +84,7 @@ class DashboardFeed:
              ) -> dict[str, Any]:
         return {
             "model": self.model,
+            "started_at": round(self._wall_started_at, 3),
             "policy": policy,
             "slo_ms": slo_ms,
             "timeline": self.timeline.to_json(),

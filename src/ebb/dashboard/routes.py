@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from ebb.autoscale.controller import DecisionRecord
-from ebb.dashboard.feed import DashboardFeed, DecisionView, page, static_asset
+from ebb.dashboard.feed import STATIC_ASSETS, DashboardFeed, DecisionView, page, static_asset
 
 Route = Callable[[Mapping[str, Any]], Awaitable[tuple[int, bytes, bytes]]]
 Decisions = Callable[[str], Sequence[DecisionRecord]]
@@ -37,6 +37,9 @@ def dashboard_routes(feeds: Mapping[str, DashboardFeed], decisions: Decisions,
     async def data(scope: Mapping[str, Any]) -> tuple[int, bytes, bytes]:
         query = parse_qs(bytes(scope.get("query_string", b"")).decode("latin-1"))
         wanted = query.get("model", [""])[0]
+        if not feeds:  # --load-on-demand before a first request, or every model unloaded
+            return 503, b"application/json", orjson.dumps(
+                {"error": "no model is loaded yet; the dashboard shows models once they load"})
         name = wanted if wanted in feeds else next(iter(feeds))
         views = [DecisionView(r.at, r.policy, r.current, r.desired, r.reason)
                  for r in decisions(name)]
@@ -44,4 +47,20 @@ def dashboard_routes(feeds: Mapping[str, DashboardFeed], decisions: Decisions,
         return 200, b"application/json", orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
 
     return {"/dashboard": html, "/dashboard/data": data,
-            "/dashboard/static/dashboard.js": asset, "/dashboard/static/dashboard.css": asset}
+            **{f"/dashboard/static/{name}": asset for name in STATIC_ASSETS}}
+
+
+def redirect_root(app: Any) -> Any:
+    """Middleware: ``GET /`` answers 307 to ``/dashboard``, the page a person opening the
+    server's address in a browser wants (clients of the protocol never ask for ``/``)."""
+
+    async def redirecting(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/" and scope["method"] in ("GET",
+                                                                                    "HEAD"):
+            await send({"type": "http.response.start", "status": 307,
+                        "headers": [(b"location", b"/dashboard"), (b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    return redirecting

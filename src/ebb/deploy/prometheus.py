@@ -77,6 +77,8 @@ class ScrapeTls:
     cert_file: Path | None = None
     key_file: Path | None = None
     insecure_skip_verify: bool = False
+    server_name: str | None = None
+    """The name to verify the server's certificate for (None: the target's host)."""
 
     def __post_init__(self) -> None:
         if (self.cert_file is None) != (self.key_file is None):
@@ -89,6 +91,8 @@ class ScrapeTls:
         block: dict[str, Any] = {key: str(path) for key, path in fields.items() if path}
         if self.insecure_skip_verify:
             block["insecure_skip_verify"] = True
+        if self.server_name:
+            block["server_name"] = self.server_name
         return block
 
 
@@ -138,9 +142,13 @@ def find_binary(name: str = "prometheus") -> str:
     return path
 
 
-def _free_port(host: str) -> int:
+def _free_port(host: str, preferred: int | None = None) -> int:
+    """``preferred`` when it is free (Prometheus' own 9090, where users look), else any."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((host, 0))
+        try:
+            probe.bind((host, preferred or 0))
+        except OSError:
+            probe.bind((host, 0))
         port: int = probe.getsockname()[1]
         return port
 
@@ -154,15 +162,19 @@ class LocalPrometheus:
 
     def __init__(self, targets: list[str], interval_s: float = 1.0,
                  rule_files: Sequence[Path] = (), host: str = "127.0.0.1",
-                 start_timeout_s: float = 60.0, tls: ScrapeTls | None = None) -> None:
+                 start_timeout_s: float = 60.0, tls: ScrapeTls | None = None,
+                 preferred_port: int | None = None,
+                 bearer_token_file: Path | None = None) -> None:
         self._config = scrape_config(targets, interval_s,
-                                     [Path(path).resolve() for path in rule_files], tls=tls)
+                                     [Path(path).resolve() for path in rule_files], tls=tls,
+                                     bearer_token_file=bearer_token_file)
         self._host = host
         self._start_timeout_s = start_timeout_s
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._client: httpx.Client | None = None
         self._port = 0
+        self._preferred_port = preferred_port
 
     @property
     def url(self) -> str:
@@ -197,7 +209,8 @@ class LocalPrometheus:
         attempt = 1
         try:
             while True:
-                self._port = _free_port(self._host)
+                self._port = _free_port(self._host,
+                                        self._preferred_port if attempt == 1 else None)
                 self._launch(binary, config_path)
                 try:
                     self._wait_ready()

@@ -42,9 +42,11 @@ class Dialect:
         """A stored time read back as Unix seconds."""
         return column if self.engine == "sqlite" else f"extract(epoch from {column})::float8"
 
-    def insert(self, table: str, columns: tuple[str, ...]) -> str:
-        marks = ", ".join(self.mark for _ in columns)
-        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    def insert(self, table: str, columns: tuple[str, ...], rows: int = 1) -> str:
+        """An INSERT of ``rows`` rows: several per statement spare SQLite a statement step and
+        reset per row (about a third of its insert time for a small row)."""
+        marks = f"({', '.join(self.mark for _ in columns)})"
+        return f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([marks] * rows)}"
 
 
 @dataclass(frozen=True, slots=True)

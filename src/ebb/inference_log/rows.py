@@ -101,12 +101,17 @@ def request_row(record: InferenceRecord, capture: Capture) -> RequestRow:
     if capture != "none":
         payloads = (*_payload_rows("in", request.inputs, capture),
                     *_payload_rows("out", response.outputs if response else (), capture))
-    error = record.error
-    return RequestRow(
+    error, wait = record.error, record.queue_wait_s
+    return _new_row(RequestRow, (
         model, version, request.id or None, record.received_at, record.status, record.total_s,
-        record.queue_wait_s if record.queue_wait_s > 0.0 else 0.0, record.inference_s,
-        record.batch_size, None if error is None else _error_text(error), record.principal,
-        record.protocol, (inputs, outputs), payloads)
+        wait if wait > 0.0 else 0.0, record.inference_s, record.batch_size,
+        None if error is None else _error_text(error), record.principal, record.protocol,
+        (inputs, outputs), payloads))
+
+
+_new_row = tuple.__new__
+"""``RequestRow``'s own ``__new__`` is Python code that passes its fifteen arguments on to this:
+called directly, a row costs half as much (it is built once per logged request)."""
 
 
 def request_rows(records: Sequence[InferenceRecord], capture: Capture) -> list[RequestRow]:

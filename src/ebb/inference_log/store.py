@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from itertools import chain
 from typing import Any
 
 from ebb.inference_log.backoff import MAX_DELAY_S
@@ -31,6 +31,7 @@ from ebb.inference_log.batches import (
     request_values,
     with_ids,
 )
+from ebb.inference_log.copy_rows import request_block
 from ebb.inference_log.queries import (
     PAYLOAD_COLUMNS,
     REQUEST_COLUMNS,
@@ -162,12 +163,12 @@ class SqliteStore:
                     (first,) = db.execute("SELECT coalesce(max(id), 0) + 1 FROM requests"
                                           ).fetchone()
                     request_ids = range(first, first + len(rows))
-                    db.executemany(self.dialect.insert("requests", ("id", *REQUEST_COLUMNS)),
+                    _sqlite_insert(db, "requests", ("id", *REQUEST_COLUMNS),
                                    with_ids(values, request_ids))
                     db.executemany(self.dialect.insert("tensor_data", PAYLOAD_COLUMNS),
                                    payload_values(rows, request_ids))
                 else:
-                    db.executemany(self.dialect.insert("requests", REQUEST_COLUMNS), values)
+                    _sqlite_insert(db, "requests", REQUEST_COLUMNS, values)
             self._ids = ids
 
     def _resolve(self, db: sqlite3.Connection, rows: Sequence[RequestRow]) -> Ids:
@@ -206,6 +207,23 @@ class SqliteStore:
         with self._errors(), self._transaction(db):
             db.execute(payloads, (before,))
             return db.execute(requests, (before,)).rowcount
+
+
+ROWS_PER_INSERT = 100
+"""Rows per SQLite INSERT statement (12 or 13 parameters each: far below SQLite's limit)."""
+
+
+def _sqlite_insert(db: sqlite3.Connection, table: str, columns: tuple[str, ...],
+                   values: Sequence[Values]) -> None:
+    """Insert rows ``ROWS_PER_INSERT`` to a statement (the statement text is the same each
+    time, so sqlite3 caches it compiled), the remainder one by one."""
+    whole = len(values) - len(values) % ROWS_PER_INSERT
+    if whole:
+        statement = SQLITE.insert(table, columns, ROWS_PER_INSERT)
+        for start in range(0, whole, ROWS_PER_INSERT):
+            db.execute(statement, list(chain.from_iterable(values[start:start + ROWS_PER_INSERT])))
+    if whole < len(values):
+        db.executemany(SQLITE.insert(table, columns), values[whole:])
 
 
 class PostgresStore:
@@ -284,19 +302,20 @@ class PostgresStore:
                     ids = await self._resolve(conn, rows)
                     values = request_values(rows, ids)
                     assert values is not None
-                values = _with_timestamps(values)
                 cursor = conn.cursor()
                 if has_payloads(rows):
                     await cursor.execute(
                         "SELECT nextval(pg_get_serial_sequence('requests', 'id')) "
                         "FROM generate_series(1, %s)", (len(rows),))
                     request_ids = [request_id for (request_id,) in await cursor.fetchall()]
-                    await _copy_text(cursor, "requests", ("id", *REQUEST_COLUMNS),
-                                     with_ids(values, request_ids))
+                    await _copy_binary(cursor, "requests", ("id", *REQUEST_COLUMNS),
+                                       request_block(with_ids(values, request_ids), True,
+                                                     conn.info.encoding))
                     await _copy(cursor, "tensor_data", PAYLOAD_COLUMNS,
                                 payload_values(rows, request_ids))
                 else:
-                    await _copy_text(cursor, "requests", REQUEST_COLUMNS, values)
+                    await _copy_binary(cursor, "requests", REQUEST_COLUMNS,
+                                       request_block(values, False, conn.info.encoding))
             self._ids = ids
 
     async def _resolve(self, conn: Any, rows: Sequence[RequestRow]) -> Ids:
@@ -352,30 +371,12 @@ class PostgresStore:
                 await pool.close()
 
 
-def _with_timestamps(values: list[Values]) -> list[Values]:
-    """``received_at`` (the third column) as a datetime: COPY takes no Unix seconds."""
-    return [(value[0], value[1], datetime.fromtimestamp(value[2], UTC), *value[3:])
-            for value in values]
-
-
-_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-
-
-def _copy_field(value: object) -> str:
-    """One value in COPY's text format: NULL as \\N, text escaped, numbers and times as str."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, str):
-        return value.translate(_COPY_ESCAPES)
-    return str(value)
-
-
-async def _copy_text(cursor: Any, table: str, columns: tuple[str, ...],
-                     values: Sequence[Values]) -> None:
-    """COPY rows without bytes as one text block: one write per batch instead of one awaited
-    ``write_row`` (and its per-value adaptation) per row, which cost more than the insert."""
-    block = "".join("\t".join(map(_copy_field, row)) + "\n" for row in values)
-    async with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+async def _copy_binary(cursor: Any, table: str, columns: tuple[str, ...],
+                       block: bytes) -> None:
+    """COPY rows as one binary block (``ebb.inference_log.copy_rows``): one write per batch
+    instead of one awaited ``write_row`` (and its per-value adaptation) per row."""
+    sql = f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)"
+    async with cursor.copy(sql) as copy:
         await copy.write(block)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
@@ -10,6 +11,7 @@ from ebb.inference_log.store import open_store
 from ebb.inference_log.url import DatabaseUrl, parse_database_url
 from ebb.inference_log.writer import InferenceLog, LogOptions
 from ebb.metrics.inference_log import InferenceLogCollector
+from ebb.security.gate import Gate, Refusal
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -17,10 +19,11 @@ if TYPE_CHECKING:
     from ebb.config import ServeSettings
 
 
-def open_inference_log(settings: ServeSettings, registry: CollectorRegistry
-                       ) -> InferenceLog | None:
-    """The log for these settings, its counters registered; ValueError for a SQLite file whose
-    directory does not exist (a typo to report at start, not an outage to ride out)."""
+def open_inference_log(settings: ServeSettings, registry: CollectorRegistry,
+                       gate: Gate | None = None) -> InferenceLog | None:
+    """The log for these settings, its counters registered and, given the auth ``gate``, the
+    inferences it refuses logged too; ValueError for a SQLite file whose directory does not
+    exist (a typo to report at start, not an outage to ride out)."""
     if settings.inference_log is None:
         return None
     url = parse_database_url(settings.inference_log)
@@ -30,7 +33,17 @@ def open_inference_log(settings: ServeSettings, registry: CollectorRegistry
                          settings.inference_log_buffer, settings.inference_log_retention_days)
     inference_log = InferenceLog(open_store(url), options, shown(url))
     registry.register(InferenceLogCollector(inference_log.counts))
+    if gate is not None:
+        gate.refusal_hooks.append(refusal_hook(inference_log))
     return inference_log
+
+
+def refusal_hook(inference_log: InferenceLog) -> Callable[[Refusal], None]:
+    def log_refusal(refusal: Refusal) -> None:
+        inference_log.refused(refusal.model, refusal.status, refusal.message, refusal.protocol,
+                              refusal.key_id)
+
+    return log_refusal
 
 
 def shown(url: DatabaseUrl) -> str:

@@ -23,6 +23,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from ebb.core.dispatch import InferenceRecord
+from ebb.core.types import InferRequest
 from ebb.inference_log.backoff import backoff_delay
 from ebb.inference_log.base import LogStore, StoreUnavailable
 from ebb.inference_log.rows import Capture, request_rows_off_loop
@@ -30,6 +31,10 @@ from ebb.inference_log.sampling import Sampler
 from ebb.metrics.inference_log import LogCounts
 
 log = logging.getLogger("ebb.inference_log")
+
+
+class Refused(Exception):
+    """The error a refused inference is logged with: the message the client got."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +63,7 @@ class InferenceLog:
         self._buffer: deque[InferenceRecord] = deque()
         self._bound = options.buffer
         self._sampler = Sampler(options.sample)
+        self._everything = self._sampler.everything
         self._connected = False
         self._failures = 0
         self._down_since: float | None = None
@@ -65,12 +71,28 @@ class InferenceLog:
 
     def hook(self, record: InferenceRecord) -> None:
         """The ``InferenceHook``: sample, then buffer or count a drop. Never blocks."""
-        if not self._sampler.take():
+        if not (self._everything or self._sampler.take()):
             return
-        if len(self._buffer) >= self._bound:
+        if len(self._buffer) < self._bound:
+            self._buffer.append(record)
+        else:
+            self.dropped += 1
+
+    def refused(self, model: str | None, status: int, message: str, protocol: str,
+                key_id: str | None) -> None:
+        """Log an inference the auth gate refused (401, 403, 429) like an answered one, with
+        no tensors, the version empty and ``message`` as its error (gate messages never hold
+        the presented secret). Sampled the same way, but buffered only while the buffer is
+        less than half full: a flood of clients without keys cannot crowd out the records of
+        the requests the server answered (its excess is dropped and counted)."""
+        if not (self._everything or self._sampler.take()):
+            return
+        if len(self._buffer) >= self._bound // 2:
             self.dropped += 1
             return
-        self._buffer.append(record)
+        self._buffer.append(InferenceRecord(InferRequest(model or "", ()), None,
+                                            Refused(message), status, time.time(), 0.0, 0.0,
+                                            0.0, 0, protocol, key_id))
 
     def counts(self) -> LogCounts:
         return LogCounts(self.written, self.dropped, len(self._buffer))

@@ -27,6 +27,7 @@ from ebb.kubernetes.controller.api import (
     EventSpec,
     HpaTarget,
     Lease,
+    ReplicasWriter,
     Scale,
     SliceEvent,
     SliceList,
@@ -73,10 +74,12 @@ def _call(function: Callable[..., object], *args: Any, **kwargs: Any) -> Any:
 
 
 def endpoints_of(raw: Mapping[str, Any]) -> tuple[Endpoint, ...]:
-    """One EndpointSlice (as JSON) as endpoints, each on the slice's ``http`` port."""
+    """One EndpointSlice (as JSON) as endpoints, each on the slice's ``http`` port (``https``
+    with TLS; else the first)."""
     ports = raw.get("ports") or []
-    named = [p.get("port") for p in ports if p.get("name") == "http"]
-    port = named[0] if named else (ports[0].get("port") if ports else None)
+    named = {p.get("name"): p.get("port") for p in ports}
+    scheme = "https" if "http" not in named and "https" in named else "http"
+    port = named.get(scheme) or (ports[0].get("port") if ports else None)
     found = []
     for item in raw.get("endpoints") or []:
         conditions = item.get("conditions") or {}
@@ -88,8 +91,21 @@ def endpoints_of(raw: Mapping[str, Any]) -> tuple[Endpoint, ...]:
                 serving=conditions.get("serving", ready) is not False,
                 terminating=bool(conditions.get("terminating", False)),
                 uid=target.get("uid") or address,
-                pod=target.get("name") if target.get("kind") == "Pod" else None))
+                pod=target.get("name") if target.get("kind") == "Pod" else None,
+                scheme=scheme))
     return tuple(found)
+
+
+def replicas_owners(raw: Mapping[str, Any]) -> list[ReplicasWriter]:
+    """The ``managedFields`` entries of an object (as JSON) that own ``spec.replicas``."""
+    found = []
+    for entry in (raw.get("metadata") or {}).get("managedFields") or []:
+        fields = entry.get("fieldsV1") or {}
+        if "f:replicas" in (fields.get("f:spec") or {}):
+            found.append(ReplicasWriter(entry.get("manager") or "", entry.get("operation") or "",
+                                        _seconds(entry.get("time")),
+                                        entry.get("subresource") or ""))
+    return found
 
 
 def _micro(seconds: float) -> datetime:
@@ -160,6 +176,13 @@ class OfficialKubeApi:
             _call, self._apps.replace_namespaced_deployment_scale, deployment, namespace, body,
             field_manager=FIELD_MANAGER)
         return _scale(answer)
+
+    async def replicas_writers(self, namespace: str, deployment: str
+                               ) -> list[ReplicasWriter]:
+        response = await asyncio.to_thread(
+            _call, self._apps.read_namespaced_deployment, deployment, namespace,
+            _preload_content=False)
+        return replicas_owners(json.loads(response.data))
 
     async def list_endpoint_slices(self, namespace: str, service: str) -> SliceList:
         response = await asyncio.to_thread(

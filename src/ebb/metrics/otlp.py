@@ -4,6 +4,10 @@ Azure Monitor users whose OpenTelemetry collectors take OTLP rather than a Prome
 The registry stays the single source: every ``interval_s`` its families are converted (gauges to
 OTLP Gauges, counters to cumulative monotonic Sums, histograms to cumulative explicit-bucket
 Histograms) and POSTed to ``<endpoint>/v1/metrics``.
+
+A collector that is down is not hammered, nor is the log: after a failed push the next comes
+after an exponentially growing delay (``retry_delay``: 2, 4, 8 ... intervals, at most
+``MAX_BACKOFF_INTERVALS``), one warning says the outage began and one line says it ended.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 
 log = logging.getLogger("ebb.otlp")
+
+MAX_BACKOFF_INTERVALS = 32
+"""The longest wait between pushes during an outage, in push intervals."""
 
 _CUMULATIVE = metrics_pb2.AggregationTemporality.AGGREGATION_TEMPORALITY_CUMULATIVE
 
@@ -88,6 +95,12 @@ def _histogram_points(family: Metric) -> list[dict[str, Any]]:
     return points
 
 
+def retry_delay(failures: int, interval_s: float) -> float:
+    """``interval_s`` when healthy; after ``failures`` consecutive failures, 2**failures
+    intervals, capped at ``MAX_BACKOFF_INTERVALS``."""
+    return interval_s * min(2.0 ** failures, MAX_BACKOFF_INTERVALS)
+
+
 class OtlpExporter:
     """Blocking pushes; the server runs ``push`` in a thread so the event loop never waits."""
 
@@ -99,6 +112,7 @@ class OtlpExporter:
         self._client = httpx.Client(timeout=timeout_s)
         self._start_ns = time.time_ns()
         self.failures = 0
+        """Consecutive failed pushes: 0 while the collector answers."""
 
     def push(self) -> bool:
         request = to_otlp(self._registry.collect(), self._service_name, self._start_ns,
@@ -109,9 +123,19 @@ class OtlpExporter:
             response.raise_for_status()
         except httpx.HTTPError as error:
             self.failures += 1
-            log.warning("OTLP export to %s failed: %s", self._url, error)
+            if self.failures == 1:
+                log.warning("OTLP export to %s failed: %s; retrying with exponential backoff "
+                            "(one line when it recovers)", self._url, error)
             return False
+        if self.failures:
+            log.info("OTLP export to %s recovered after %d failed pushes", self._url,
+                     self.failures)
+            self.failures = 0
         return True
+
+    def retry_delay(self, interval_s: float) -> float:
+        """How long to wait before the next push: the interval, doubled per failure."""
+        return retry_delay(self.failures, interval_s)
 
     def close(self) -> None:
         self._client.close()

@@ -34,6 +34,8 @@ CONTENTS_FIELD = {
 
 
 def decode_parameters(parameters: Mapping[str, Any]) -> dict[str, bool | int | float | str]:
+    if not parameters:
+        return {}  # the common case: no items view, no loop
     decoded: dict[str, bool | int | float | str] = {}
     for key, parameter in parameters.items():
         choice = parameter.WhichOneof("parameter_choice")
@@ -65,7 +67,7 @@ def decode_model_infer_request(message: Any, timeout_s: float | None) -> tuple[I
         raise InvalidInput("request needs at least one input")
     inputs = []
     for index, tensor in enumerate(message.inputs):
-        if uses_raw and tensor.contents.ByteSize():
+        if uses_raw and tensor.HasField("contents") and tensor.contents.ByteSize():
             raise InvalidInput(f"input {tensor.name!r} has typed contents, but the request uses "
                                "raw_input_contents; give one or the other, not both")
         shape = tuple(tensor.shape)
@@ -90,6 +92,8 @@ def decode_model_infer_request(message: Any, timeout_s: float | None) -> tuple[I
 
 
 def _requested_outputs(requested: Any) -> tuple[RequestedOutput, ...]:
+    if not requested:
+        return ()
     outputs = []
     seen: set[str] = set()
     for output in requested:

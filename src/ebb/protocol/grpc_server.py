@@ -28,6 +28,7 @@ from ebb.protocol.errorlog import ClientErrorLog
 from ebb.protocol.grpc_codec import decode_model_infer_request, encode_model_infer_response
 from ebb.protocol.info import ServerInfo
 from ebb.protocol.recording import InferRecording
+from ebb.protocol.repository_grpc import RepositoryServicer
 
 log = logging.getLogger("ebb.grpc")
 
@@ -138,15 +139,34 @@ def _refusing_malformed(method: Handler, client_errors: ClientErrorLog) -> Handl
     return handle
 
 
-def method_handlers(servicer: InferenceServicer, client_errors: ClientErrorLog
+def _extension(extensions: RepositoryServicer | None, name: str) -> Handler:
+    """An extension RPC (repository, statistics, config), its errors mapped by ``_abort``."""
+    method: Handler | None = getattr(extensions, name, None)
+
+    async def handle(request: Any, context: Any) -> Any:
+        if method is None:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{name} is not served here")
+            return None
+        try:
+            return await method(request, context)
+        except Exception as error:
+            await _abort(context, error)
+
+    return handle
+
+
+def method_handlers(servicer: InferenceServicer, client_errors: ClientErrorLog,
+                    extensions: RepositoryServicer | None = None
                     ) -> dict[str, grpc.RpcMethodHandler]:
     """Every method of the service, each with a deserializer that cannot raise."""
     handlers = {}
     for method in pb.DESCRIPTOR.services_by_name["GRPCInferenceService"].methods:
         request_type = getattr(pb, method.input_type.name)
         response_type = getattr(pb, method.output_type.name)
+        own = method.name in InferenceServicer.__dict__
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            _refusing_malformed(getattr(servicer, method.name), client_errors),
+            _refusing_malformed(getattr(servicer, method.name) if own
+                                else _extension(extensions, method.name), client_errors),
             request_deserializer=_lenient(request_type),
             response_serializer=response_type.SerializeToString)
     return handlers
@@ -167,21 +187,26 @@ async def _abort(context: Any, error: Exception) -> None:
 def create_server(dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder,
                   max_message_bytes: int,
                   interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
-                  budget: MemoryBudget | None = None) -> Any:
+                  budget: MemoryBudget | None = None,
+                  options: Sequence[tuple[str, int]] = (),
+                  extensions: RepositoryServicer | None = None) -> Any:
     """A grpc.aio server with the inference service; add a port and ``start`` it.
 
     ``interceptors`` run around every call, the first outermost (as ``grpc.aio.server`` orders
     them). ``budget`` bounds request bytes in flight (share the REST app's; None: no bound).
+    ``options``: more grpc channel arguments (connection limits and timeouts).
+    ``extensions``: the repository, statistics and config RPCs (None: UNIMPLEMENTED).
     """
     server = grpc.aio.server(interceptors=tuple(interceptors), options=[
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
         ("grpc.so_reuseport", 0),
+        *options,
     ])
     servicer = InferenceServicer(dispatcher, info, recorder,
                                  budget if budget is not None else MemoryBudget(1 << 62))
     client_errors = ClientErrorLog(log, CLIENT_ERROR_LOG_INTERVAL_S, time.monotonic)
-    handlers = method_handlers(servicer, client_errors)
+    handlers = method_handlers(servicer, client_errors, extensions)
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
     server.add_registered_method_handlers(SERVICE, handlers)
     return server

@@ -24,13 +24,14 @@ import numpy as np
 from ebb.core.datatypes import numpy_dtype
 from ebb.core.dispatch import Dispatcher, RequestRecorder
 from ebb.core.errors import EbbError, InvalidInput, PayloadTooLarge, Unavailable
-from ebb.core.types import InferRequest, Tensor
+from ebb.core.types import InferRequest, RequestedOutput, Tensor
 from ebb.protocol.asgi import Receive, Scope, Send
 from ebb.protocol.budget import JSON_EXPANSION, MemoryBudget, Reservation
 from ebb.protocol.codec import decode_infer_request, dumps, encode_error, encode_infer_response
 from ebb.protocol.info import ServerInfo
 from ebb.protocol.limits import MAX_DIMS, count_header
 from ebb.protocol.recording import InferRecording
+from ebb.protocol.repository_routes import RepositoryRoutes
 
 log = logging.getLogger("ebb.rest")
 
@@ -61,8 +62,10 @@ class RestApp:
 
     def __init__(self, dispatcher: Dispatcher, info: ServerInfo, recorder: RequestRecorder,
                  max_body_bytes: int, pages: Mapping[str, Page],
-                 budget: MemoryBudget | None = None) -> None:
+                 budget: MemoryBudget | None = None,
+                 repository: RepositoryRoutes | None = None) -> None:
         self._budget = budget if budget is not None else MemoryBudget(1 << 62)
+        self._repository = repository
         self._dispatcher = dispatcher
         self._info = info
         self._record = InferRecording(dispatcher, recorder)
@@ -80,7 +83,9 @@ class RestApp:
         path: str = scope["path"]
         method: str = scope["method"]
         try:
-            if path.startswith("/v2/models/"):
+            if self._repository is not None and self._repository.matches(path):
+                await self._repository(scope, receive, send)
+            elif path.startswith("/v2/models/"):
                 await self._v2_model(scope, receive, send, path[11:].split("/"), method)
             elif path.startswith("/v1/models/"):
                 await self._v1_model(scope, receive, send, path[11:], method)
@@ -216,16 +221,14 @@ class RestApp:
                 data = _v1_array(_v1_instances(body), spec.datatype)
                 del body
                 reservation.shrink_to(data.nbytes)
-                request = InferRequest(name, (Tensor(spec.name, spec.datatype, data),))
+                # As KServe's servers: a plain list, one prediction per instance, from the
+                # model's first output (scikit-learn's "predict"), never objects.
+                request = InferRequest(name, (Tensor(spec.name, spec.datatype, data),),
+                                       outputs=(RequestedOutput(metadata.outputs[0].name),))
                 response = await self._dispatcher.infer(request)
             finally:
                 reservation.release()
-            if len(response.outputs) == 1:
-                predictions: Any = response.outputs[0].data.tolist()
-            else:
-                columns = {tensor.name: tensor.data.tolist() for tensor in response.outputs}
-                predictions = [dict(zip(columns, row, strict=True))
-                               for row in zip(*columns.values(), strict=True)]
+            predictions: Any = response.outputs[0].data.tolist()
             await _send(send, 200, dumps({"predictions": predictions}))
 
 

@@ -6,6 +6,9 @@ scorer is PCA reconstruction error: fit the subspace on synthetic healthy window
 window by how much of it the subspace cannot explain, normalised so that 1.0 is the 99.5th
 percentile of healthy windows. Bearing faults (impulse trains) and looseness (broadband energy)
 score far above 1. The network is plain ONNX, so it serves through onnxruntime like a user's model.
+
+Each window's own mean (a sensor's DC offset, which says nothing about the machine) is removed
+first, so a flat window such as the banner's example is healthy, as a resting sensor would be.
 """
 
 from __future__ import annotations
@@ -19,7 +22,8 @@ import numpy as np
 WINDOW = 64
 COMPONENTS = 8
 MODEL_NAME = "vibration_anomaly"
-_FILE = f"{MODEL_NAME}-v1.onnx"
+_FILE = f"{MODEL_NAME}-v1-dc.onnx"
+"""Cache file name; renamed whenever the network changes, so an old cache is not reused."""
 
 
 def cache_dir() -> Path:
@@ -55,6 +59,7 @@ def build(path: Path, seed: int = 7) -> Path:
 
     rng = np.random.default_rng(seed)
     train = healthy_windows(4096, rng).astype(np.float64)
+    train -= train.mean(axis=1, keepdims=True)
     mean = train.mean(axis=0)
     _, _, vt = np.linalg.svd(train - mean, full_matrices=False)
     basis = vt[:COMPONENTS].T
@@ -65,7 +70,9 @@ def build(path: Path, seed: int = 7) -> Path:
         return numpy_helper.from_array(np.asarray(value, dtype=np.float32), name)
 
     nodes = [
-        helper.make_node("Sub", ["vibration", "mean"], ["centered"]),
+        helper.make_node("ReduceMean", ["vibration"], ["offset"], axes=[1], keepdims=1),
+        helper.make_node("Sub", ["vibration", "offset"], ["without_offset"]),
+        helper.make_node("Sub", ["without_offset", "mean"], ["centered"]),
         helper.make_node("MatMul", ["centered", "basis"], ["codes"]),
         helper.make_node("MatMul", ["codes", "basis_t"], ["reconstructed"]),
         helper.make_node("Sub", ["centered", "reconstructed"], ["residual"]),

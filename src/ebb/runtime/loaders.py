@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import parse_qsl
 
@@ -39,7 +40,7 @@ def resolve(spec: str | None, name: str | None = None, trust_pickle: bool = Fals
             return SklearnSource(path, trust_pickle, name)
         return TorchScriptSource(path, name)
     if ":" in spec:
-        return PythonClassSource(spec, name)
+        return PythonClassSource(spec, name, search_path=os.getcwd())
     raise ModelLoadError(
         f"cannot tell how to serve {spec!r}: give an .onnx, .joblib/.pkl (scikit-learn), "
         ".pt (TorchScript) file, builtin:double, builtin:sleep?ms=20, or module:Class"

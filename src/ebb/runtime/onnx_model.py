@@ -42,7 +42,8 @@ class OnnxSource:
         batchable = all(spec.shape and spec.shape[0] == -1 for spec in inputs + outputs)
         version = str(model.model_version) if model.model_version else "1"
         return ModelMetadata(
-            name=self.name or graph.name or self.path.stem,
+            name=self.name or self.path.stem,  # the file's, as for .joblib: graph names are
+                                               # exporters' (main_graph, "ONNX(Pipeline)")
             versions=(version,),
             platform="onnxruntime_onnx",
             inputs=inputs,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,15 +23,21 @@ class PythonClassSource:
     """``module:Class``"""
     name: str | None = None
     kwargs: Mapping[str, Any] = field(default_factory=dict)
+    search_path: str | None = None
+    """A directory put first on ``sys.path`` before importing, in the gateway and in each
+    worker: the directory ``ebb serve`` ran in, as ``python -m`` does."""
 
     def _class(self) -> type:
         module_name, _, class_name = self.target.partition(":")
         if not module_name or not class_name:
             raise ModelLoadError(f"model class must be given as module:Class, not {self.target!r}")
+        if self.search_path is not None and self.search_path not in sys.path:
+            sys.path.insert(0, self.search_path)
         try:
             module = importlib.import_module(module_name)
         except ImportError as error:
-            raise ModelLoadError(f"cannot import {module_name!r}: {error}") from None
+            raise ModelLoadError(f"cannot import {module_name!r}: {error} (searched the current "
+                                 "directory first, then the installed packages)") from None
         try:
             cls: type = getattr(module, class_name)
         except AttributeError:

@@ -10,6 +10,8 @@ checked nor limited. Messages never contain the presented secret.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,9 +27,14 @@ FORBIDDEN = "forbidden"
 RATE_LIMITED = "rate_limited"
 REASONS = (UNAUTHENTICATED, FORBIDDEN, RATE_LIMITED)
 
+log = logging.getLogger("ebb.security")
+
 _MISSING = "this endpoint needs an API key: send 'Authorization: Bearer <key>'"
 _MALFORMED = "the Authorization header must be 'Bearer <key>'"
 _INVALID = "the API key is not valid (unknown, revoked or mistyped)"
+
+
+HTTP_STATUS = {UNAUTHENTICATED: 401, FORBIDDEN: 403, RATE_LIMITED: 429}
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,26 @@ class Denial:
     """One of REASONS."""
     message: str
     retry_after_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A refused inference, as a refusal hook (the inference log) sees it. Never holds the
+    presented secret: the key id only once the secret matched it."""
+
+    status: int
+    """401, 403 or 429."""
+    message: str
+    """The message the client got."""
+    protocol: str
+    """"rest", "rest_v1" or "grpc"."""
+    model: str | None
+    """None when the request was refused before its model was read (a gRPC stream)."""
+    key_id: str | None
+
+
+RefusalHook = Callable[[Refusal], None]
+"""Called on the event loop for each refused inference; must not block."""
 
 
 class RejectionRecorder(Protocol):
@@ -68,6 +95,8 @@ class Gate:
         self.verifier = Verifier()
         self._buckets = buckets
         self._recorder = recorder
+        self.refusal_hooks: list[RefusalHook] = []
+        """Told of every refused inference (``refused``); the inference log adds itself."""
         if ring is not None:
             ring.on_change(self.verifier.forget_changed)
 
@@ -76,14 +105,18 @@ class Gate:
         return self.ring is not None or self.default is not None
 
     async def check(self, authorization: str | None, action: Action, model: str | None,
-                    client: str, protocol: str) -> Denial | None:
-        """Admit (None) or refuse a request; refusals are counted by reason and protocol."""
+                    client: str, protocol: str, inference: str | None = None
+                    ) -> Denial | None:
+        """Admit (None) or refuse a request; refusals are counted by reason and protocol.
+        ``inference``: the protocol to log a refused inference under (None: not one)."""
         if action is Action.OPEN:
             return None
         key = await self.identify(authorization)
         denial = key if isinstance(key, Denial) else self.admit(key, action, model, client)
         if denial is not None:
             self._recorder.rejected(denial.reason, protocol)
+            if inference is not None:
+                self.refused(denial, inference, model, key if isinstance(key, ApiKey) else None)
         elif isinstance(key, ApiKey):
             set_principal(key.id)  # the caller's task: the inference log reads it
         return denial
@@ -125,3 +158,17 @@ class Gate:
 
     def record(self, denial: Denial, protocol: str) -> None:
         self._recorder.rejected(denial.reason, protocol)
+
+    def refused(self, denial: Denial, protocol: str, model: str | None,
+                key: ApiKey | None) -> None:
+        """Tell the refusal hooks of a refused inference; a failing hook never fails the
+        refusal (it is logged)."""
+        if not self.refusal_hooks:
+            return
+        refusal = Refusal(HTTP_STATUS[denial.reason], denial.message, protocol, model,
+                          key.id if key is not None else None)
+        for hook in self.refusal_hooks:
+            try:
+                hook(refusal)
+            except Exception:
+                log.exception("refusal hook %r failed; the refusal stands", hook)

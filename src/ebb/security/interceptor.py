@@ -22,7 +22,7 @@ import grpc
 from ebb.core.caller import set_principal
 from ebb.security.gate import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Denial, Gate
 from ebb.security.keys import ApiKey
-from ebb.security.policy import Action, action_for_grpc
+from ebb.security.policy import Action, action_for_grpc, is_inference_grpc
 
 _CODES = {UNAUTHENTICATED: grpc.StatusCode.UNAUTHENTICATED,
           FORBIDDEN: grpc.StatusCode.PERMISSION_DENIED,
@@ -44,6 +44,7 @@ class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         handler = await continuation(details)
         if handler is None or action is Action.OPEN or not self._gate.enabled:
             return handler
+        inference = is_inference_grpc(details.method)
         key: ApiKey | None = None
         if self._gate.ring is not None:
             authorization = _authorization(details.invocation_metadata or ())
@@ -53,21 +54,26 @@ class GateInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                                                                                  None)
             if denial is not None:
                 self._gate.record(denial, "grpc")
-                return _refusal(handler, denial)
+                logged = (self._gate, found if isinstance(found, ApiKey) else None)
+                return _refusal(handler, denial, logged if inference else None)
             key = found if isinstance(found, ApiKey) else None
         if handler.unary_unary is None:
             return handler  # the service has no streaming methods; no model to check here
-        return _guarded(handler, self._gate, key, action)
+        return _guarded(handler, self._gate, key, action, inference)
 
 
-def _guarded(handler: Any, gate: Gate, key: ApiKey | None, action: Action) -> Any:
+def _guarded(handler: Any, gate: Gate, key: ApiKey | None, action: Action,
+             inference: bool) -> Any:
     """The handler, with the model check and the rate limit in front of its behaviour."""
     behaviour = handler.unary_unary
 
     async def checked(request: Any, context: Any) -> Any:
-        denial = gate.admit(key, action, _model_of(request), _peer_host(context.peer()))
+        model = _model_of(request)
+        denial = gate.admit(key, action, model, _peer_host(context.peer()))
         if denial is not None:
             gate.record(denial, "grpc")
+            if inference:
+                gate.refused(denial, "grpc", model, key)
             await _abort(context, denial)
         if key is not None:
             set_principal(key.id)  # this RPC's task: the inference log reads it
@@ -79,10 +85,16 @@ def _guarded(handler: Any, gate: Gate, key: ApiKey | None, action: Action) -> An
         response_serializer=handler.response_serializer)
 
 
-def _refusal(handler: Any, denial: Denial) -> Any:
-    """A handler of the same kind that only refuses, without parsing the request."""
+def _refusal(handler: Any, denial: Denial, logged: tuple[Gate, ApiKey | None] | None) -> Any:
+    """A handler of the same kind that only refuses, without parsing the request; for an
+    inference (``logged``: the gate and the key, if one matched) it tells the gate's refusal
+    hooks, with the model named in the request's first bytes."""
 
     async def refuse(request: Any, context: Any) -> None:
+        if logged is not None:
+            gate, key = logged
+            model = peek_model_name(request) if isinstance(request, bytes) else None
+            gate.refused(denial, "grpc", model, key)
         await _abort(context, denial)
 
     for attribute, make in _KINDS:
@@ -106,6 +118,34 @@ def _authorization(metadata: Sequence[Any]) -> str | None:
     if len(values) > 1 or not isinstance(values[0], str):
         return None
     return str(values[0])
+
+
+MAX_PEEKED_NAME = 256
+
+
+def peek_model_name(raw: bytes) -> str | None:
+    """The ``model_name`` of a serialized ``ModelInferRequest`` when it is the first field (field
+    1, as every protobuf encoder writes it), read without parsing the rest of a request whose
+    sender is not trusted; None otherwise."""
+    if raw[:1] != b"\x0a":
+        return None
+    length, shift, index = 0, 0, 1
+    while index < min(len(raw), 3):  # a name of up to 16383 bytes: a two-byte length
+        byte = raw[index]
+        length |= (byte & 0x7F) << shift
+        index += 1
+        if not byte & 0x80:
+            break
+        shift += 7
+    else:
+        return None
+    name = raw[index:index + length]
+    if len(name) != length or length > MAX_PEEKED_NAME:
+        return None
+    try:
+        return name.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def _model_of(request: Any) -> str | None:

@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from ebb.security.keys import KeyFileError, KeySet, read_keys_file
+from ebb.security.keys import ApiKey, KeyFileError, KeySet, read_keys_file
 
 log = logging.getLogger("ebb.security")
 
@@ -38,6 +38,7 @@ class KeyRing:
         self.keys = keys
         self._signature = signature
         self._listeners: list[Callable[[KeySet], None]] = []
+        self._in_memory: dict[str, ApiKey] = {}
 
     @classmethod
     def load(cls, path: Path) -> KeyRing:
@@ -47,6 +48,17 @@ class KeyRing:
     def on_change(self, listener: Callable[[KeySet], None]) -> None:
         """Call `listener` with the new keys after each successful re-read."""
         self._listeners.append(listener)
+
+    def add_in_memory(self, key: ApiKey) -> None:
+        """A key the server made for itself (``ebb serve --prometheus``): never written to the
+        file, kept over every re-read (over a file key of the same id), gone with the process."""
+        self._in_memory[key.id] = key
+        self._install(self.keys)
+
+    def _install(self, keys: KeySet) -> None:
+        self.keys = KeySet({**keys.keys, **self._in_memory}) if self._in_memory else keys
+        for listener in self._listeners:
+            listener(self.keys)
 
     def poll(self) -> bool:
         """Re-read the file if it changed; True when new keys are in force."""
@@ -59,10 +71,8 @@ class KeyRing:
         except KeyFileError as error:
             log.error("%s; keeping the %d key(s) loaded before", error, len(self.keys))
             return False
-        self.keys = keys
-        for listener in self._listeners:
-            listener(keys)
-        log.info("keys file %s re-read: %d key(s) in force", self.path, len(keys))
+        self._install(keys)
+        log.info("keys file %s re-read: %d key(s) in force", self.path, len(self.keys))
         return True
 
     async def watch(self, stopping: asyncio.Event, interval_s: float) -> None:

@@ -14,10 +14,9 @@ import math
 import orjson
 
 from ebb.protocol.asgi import ASGIApp, Middleware, Receive, Scope, Send
-from ebb.security.gate import FORBIDDEN, RATE_LIMITED, UNAUTHENTICATED, Denial, Gate
-from ebb.security.policy import Action, action_for_http
+from ebb.security.gate import HTTP_STATUS, RATE_LIMITED, UNAUTHENTICATED, Denial, Gate
+from ebb.security.policy import Action, action_for_http, is_inference_http
 
-_STATUS = {UNAUTHENTICATED: 401, FORBIDDEN: 403, RATE_LIMITED: 429}
 _MALFORMED = "the Authorization header must be 'Bearer <key>'"
 
 
@@ -29,19 +28,23 @@ def gate_middleware(gate: Gate) -> Middleware:
             if scope["type"] != "http":
                 await app(scope, receive, send)
                 return
-            action, model = action_for_http(scope["method"], scope["path"])
+            method, path = scope["method"], scope["path"]
+            action, model = action_for_http(method, path)
             if action is Action.OPEN:
                 await app(scope, receive, send)
                 return
             client = scope.get("client")
             authorization = _authorization(scope)
+            logged_as = _logged_as(method, path)
             denial: Denial | None
             if authorization is None and gate.ring is not None:
                 denial = Denial(UNAUTHENTICATED, _MALFORMED)
                 gate.record(denial, "rest")
+                if logged_as is not None:
+                    gate.refused(denial, logged_as, model, None)
             else:
                 denial = await gate.check(authorization or None, action, model,
-                                          client[0] if client else "", "rest")
+                                          client[0] if client else "", "rest", logged_as)
             if denial is None:
                 await app(scope, receive, send)
             else:
@@ -50,6 +53,14 @@ def gate_middleware(gate: Gate) -> Middleware:
         return guarded
 
     return wrap
+
+
+def _logged_as(method: str, path: str) -> str | None:
+    """The protocol a refused inference is logged under (as the dispatcher would log it had
+    it been answered); None for a request that is not an inference."""
+    if not is_inference_http(method, path):
+        return None
+    return "rest_v1" if path.startswith("/v1/") else "rest"
 
 
 def _authorization(scope: Scope) -> str | None:
@@ -76,6 +87,6 @@ async def _refuse(send: Send, denial: Denial) -> None:
         headers.append((b"www-authenticate", b'Bearer realm="ebb"'))
     elif denial.reason == RATE_LIMITED:
         headers.append((b"retry-after", str(max(1, math.ceil(denial.retry_after_s))).encode()))
-    await send({"type": "http.response.start", "status": _STATUS[denial.reason],
+    await send({"type": "http.response.start", "status": HTTP_STATUS[denial.reason],
                 "headers": headers})
     await send({"type": "http.response.body", "body": body})

@@ -28,7 +28,9 @@ class Action(Enum):
 ROLE_FOR = {Action.INFER: Role.INFER, Action.OBSERVE: Role.OBSERVE, Action.ADMIN: Role.ADMIN}
 
 _OPEN_PATHS = frozenset({"/v2/health/live", "/v2/health/ready", "/dashboard",
-                         "/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css"})
+                         "/dashboard/static/dashboard.js", "/dashboard/static/dashboard.css",
+                         "/dashboard/static/uPlot.iife.min.js",
+                         "/dashboard/static/uPlot.min.css"})
 _OBSERVE_PATHS = frozenset({"/metrics", "/dashboard/data", "/v2", "/v2/", "/openapi.json"})
 _GRPC_SERVICE = "/inference.GRPCInferenceService/"
 _GRPC_ACTIONS = {"ServerLive": Action.OPEN, "ServerReady": Action.OPEN,
@@ -52,6 +54,21 @@ def action_for_http(method: str, path: str) -> tuple[Action, str | None]:
     if path.startswith("/v2/repository"):
         return Action.ADMIN, None
     return Action.AUTHENTICATED, None
+
+
+def is_inference_http(method: str, path: str) -> bool:
+    """Whether an HTTP request asks a model for an answer: what the inference log records,
+    refused or not (metadata and readiness calls are not inferences)."""
+    return method == "POST" and (
+        (path.startswith("/v2/models/") and path.endswith("/infer"))
+        or (path.startswith("/v1/models/") and path.endswith(":predict")))
+
+
+def is_inference_grpc(method: str) -> bool:
+    return method in _GRPC_INFERENCE
+
+
+_GRPC_INFERENCE = frozenset({f"{_GRPC_SERVICE}ModelInfer", f"{_GRPC_SERVICE}ModelStreamInfer"})
 
 
 def action_for_grpc(method: str) -> Action:

@@ -225,6 +225,20 @@ class ServerTls:
                 await asyncio.wait_for(stopping.wait(), interval_s)
 
 
+def certificate_names(path: Path) -> tuple[str, ...]:
+    """The DNS names, then the IP addresses, that the first certificate in a PEM file is valid
+    for (its subjectAltName): what a client verifying that server may call it."""
+    from cryptography import x509
+
+    certificate = x509.load_pem_x509_certificate(path.read_bytes())
+    try:
+        names = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return ()
+    return (*names.get_values_for_type(x509.DNSName),
+            *(str(address) for address in names.get_values_for_type(x509.IPAddress)))
+
+
 def load_server_tls(cert: Path | None, key: Path | None,
                     client_ca: Path | None) -> ServerTls | None:
     """The server's TLS from its settings (validated to come as a pair); None: plain text."""

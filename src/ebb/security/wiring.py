@@ -24,12 +24,14 @@ from ebb.protocol.asgi import Middleware
 from ebb.security.gate import Gate, RejectionRecorder
 from ebb.security.interceptor import GateInterceptor
 from ebb.security.keyring import KeyRing
+from ebb.security.keys import ApiKey, Role, hash_secret, new_secret
 from ebb.security.middleware import gate_middleware
 from ebb.security.ratelimit import Buckets, limit_of
 
 log = logging.getLogger("ebb.security")
 
 KEYS_POLL_S = 1.0
+LOCAL_OBSERVER_ID = "ebb-serve-prometheus"
 
 
 class Spawner(Protocol):
@@ -45,6 +47,20 @@ class Security:
     gate: Gate
     middleware: tuple[Middleware, ...]
     interceptors: tuple[Any, ...]
+
+    def grant_local_observer(self) -> str | None:
+        """The secret of a new in-memory key with the observe role, for the Prometheus that
+        ``ebb serve --prometheus`` starts (None when keys are off). Kept over re-reads of the
+        keys file, never written to it: it lives and dies with this process."""
+        ring = self.gate.ring
+        if ring is None:
+            return None
+        secret = new_secret(LOCAL_OBSERVER_ID)
+        ring.add_in_memory(ApiKey(LOCAL_OBSERVER_ID, hash_secret(secret),
+                                  frozenset({Role.OBSERVE})))
+        log.info("API keys: in-memory key %r (observe) for the local Prometheus",
+                 LOCAL_OBSERVER_ID)
+        return secret
 
     def spawn(self, background: Spawner) -> None:
         """Start re-reading the keys file (when there is one)."""

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ebb.core.caller import principal, protocol
+from ebb.core.datatypes import datatype_of
 from ebb.core.dispatch import HookRunner, InferenceHook, InferenceRecord, select_outputs, status_of
 from ebb.core.errors import InvalidInput, ModelNotFound
-from ebb.core.types import InferRequest, InferResponse, ModelMetadata
+from ebb.core.types import InferRequest, InferResponse, ModelMetadata, Tensor
 from ebb.runtime.base import ModelSource
 from ebb.serving.batching import BatchPolicy
 from ebb.serving.queue import ModelQueue, Pending
@@ -30,6 +31,11 @@ class ServedModel:
     """Whether requests are buffered while the first worker starts (min workers 0)."""
     warmed: bool = False
     """Whether a warm-up inference succeeded (``ebb.serving.warmup``): readiness waits for it."""
+    contract: ModelContract = field(init=False, repr=False)
+    """The metadata's checks, prepared once (``ModelContract``)."""
+
+    def __post_init__(self) -> None:
+        self.contract = ModelContract(self.metadata)
 
     @property
     def name(self) -> str:
@@ -100,7 +106,7 @@ class QueueDispatcher:
             return await self._infer_and_report(request, self._hooks)
         served = self.model(request.model_name, request.model_version)
         pending = admit(served, request)
-        return _response(served.metadata, request, await pending.future)
+        return served.contract.response(request, await pending.future)
 
     async def _infer_and_report(self, request: InferRequest, hooks: HookRunner
                                 ) -> InferResponse:
@@ -112,7 +118,7 @@ class QueueDispatcher:
         try:
             served = self.model(request.model_name, request.model_version)
             pending = admit(served, request)
-            response = _response(served.metadata, request, await pending.future)
+            response = served.contract.response(request, await pending.future)
             return response
         except BaseException as caught:
             error = caught
@@ -133,7 +139,7 @@ class QueueDispatcher:
 
 def admit(served: ServedModel, request: InferRequest) -> Pending:
     """Validate and queue a request (``Unavailable`` at once when the queue is full)."""
-    rows, signature = validate(request, served.metadata)
+    rows, signature = served.contract.check(request)
     loop = asyncio.get_running_loop()
     future: asyncio.Future[object] = loop.create_future()
     pending = Pending(request, rows, signature, future)
@@ -143,14 +149,63 @@ def admit(served: ServedModel, request: InferRequest) -> Pending:
     return pending
 
 
-def _response(metadata: ModelMetadata, request: InferRequest, outputs: object) -> InferResponse:
-    assert isinstance(outputs, dict)
-    return InferResponse(
-        model_name=metadata.name,
-        model_version=metadata.version,
-        id=request.id,
-        outputs=select_outputs(outputs, request),
-    )
+class ModelContract:
+    """A model's declaration, prepared once for the checks and answers of every request.
+
+    ``check`` is ``validate`` without its per-request tables; anything off the common path
+    (a missing, unknown or repeated input, a wrong datatype, shape or batch size, an unknown
+    output) goes to ``validate``, which says precisely what is wrong."""
+
+    __slots__ = ("_batchable", "_inputs", "_max_rows", "_outputs", "metadata", "name",
+                 "version")
+
+    def __init__(self, metadata: ModelMetadata) -> None:
+        self.metadata = metadata
+        self.name = metadata.name
+        self.version = metadata.version
+        self._inputs = {spec.name: (spec.datatype, spec.shape) for spec in metadata.inputs}
+        self._outputs = {spec.name: spec.datatype for spec in metadata.outputs}
+        self._batchable = metadata.max_batch_size > 0
+        self._max_rows = metadata.max_batch_size
+
+    def check(self, request: InferRequest) -> tuple[int, Hashable]:
+        """(batch rows, batching signature), as ``validate``; raises as ``validate`` does."""
+        inputs = request.inputs
+        declared = self._inputs
+        rows = -1
+        for tensor in inputs:
+            spec = declared.get(tensor.name)
+            shape = tensor.data.shape
+            if (spec is None or tensor.datatype != spec[0] or len(shape) != len(spec[1])
+                    or any(want != got and want != -1
+                           for want, got in zip(spec[1], shape, strict=True))):
+                return validate(request, self.metadata)
+            if rows == -1:
+                rows = shape[0] if shape else 0
+            elif self._batchable and shape[0] != rows:
+                return validate(request, self.metadata)
+        if (len(inputs) != len(declared)
+                or (len(inputs) > 1 and len({t.name for t in inputs}) != len(inputs))
+                or any(wanted.name not in self._outputs for wanted in request.outputs)):
+            return validate(request, self.metadata)
+        if not self._batchable:
+            return 1, None
+        if rows < 1 or rows > self._max_rows:
+            return validate(request, self.metadata)
+        return rows, tuple((t.name, t.datatype, t.data.shape[1:]) for t in inputs)
+
+    def response(self, request: InferRequest, outputs: object) -> InferResponse:
+        """The answer from a worker's outputs: all of them, or those the request named."""
+        assert isinstance(outputs, dict)
+        if request.outputs:
+            selected = select_outputs(outputs, request)
+        else:
+            declared = self._outputs
+            selected = tuple(Tensor(name, declared.get(name) or datatype_of(array), array)
+                             for name, array in outputs.items())
+        return InferResponse(model_name=self.name, model_version=self.version, id=request.id,
+                             outputs=selected)
+
 
 
 def validate(request: InferRequest, metadata: ModelMetadata) -> tuple[int, Hashable]:
@@ -171,7 +226,8 @@ def validate(request: InferRequest, metadata: ModelMetadata) -> tuple[int, Hasha
                                f"{', '.join(declared)}")
         if tensor.datatype != spec.datatype:
             raise InvalidInput(f"input {tensor.name!r} must be {spec.datatype}, "
-                               f"got {tensor.datatype}")
+                               f"got {tensor.datatype} (a server started with --cast-inputs "
+                               "converts numeric inputs when no value changes)")
         shape = tensor.data.shape
         if len(shape) != len(spec.shape) or any(
             want not in (-1, got) for want, got in zip(spec.shape, shape, strict=True)

@@ -2,7 +2,9 @@
 
 Requests that can share a batch (same input names, datatypes and non-batch dimensions) form a
 group; the oldest request decides which group goes next. Workers wait on a future, woken by new
-arrivals or by a timer at the oldest request's flush deadline, never by polling. A full queue
+arrivals or by a timer at the oldest group's flush time, never by polling. An idle worker takes
+what waits at once unless rows keep arriving (their rate is measured here), and never later
+than the batch delay (``ebb.serving.batching.idle_flush_at``). A full queue
 refuses at once. A request's deadline timer runs until it is answered: past its deadline it
 leaves with 504 whether it is still waiting or already running in a worker (the watchdog in
 ``ebb.serving.workers`` then deals with the worker). Requests whose batch lost its worker come
@@ -13,6 +15,7 @@ that crashed a worker can be told apart from the innocent ones.
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
@@ -20,7 +23,7 @@ from itertools import count, islice
 
 from ebb.core.errors import DeadlineExceeded, Unavailable
 from ebb.core.types import InferRequest
-from ebb.serving.batching import BatchPolicy, flush_deadline, flush_due, take_count
+from ebb.serving.batching import BatchPolicy, idle_flush_at, next_gap_per_row, take_count
 
 _sequence = count()
 
@@ -74,6 +77,9 @@ class ModelQueue:
         self._depth = 0
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._closed = False
+        self._gap_per_row_s = math.inf
+        """Moving average of the time between arriving rows (``next_gap_per_row``)."""
+        self._last_arrival_at = -math.inf
         self.rejected = 0
         """Requests refused because the queue was full."""
         self.expired = 0
@@ -94,7 +100,11 @@ class ModelQueue:
                 f"queue full ({self.max_size} requests waiting); retry later", self.retry_after_s
             )
         loop = asyncio.get_running_loop()
-        pending.enqueued_at = loop.time()
+        pending.enqueued_at = now = loop.time()
+        if self._last_arrival_at > -math.inf:
+            self._gap_per_row_s = next_gap_per_row(self._gap_per_row_s,
+                                                   now - self._last_arrival_at, pending.rows)
+        self._last_arrival_at = now
         pending.deadline = deadline
         if deadline is not None:
             pending.timer = loop.call_at(deadline, self._expire, pending)
@@ -153,8 +163,8 @@ class ModelQueue:
                 return
 
     def take_ready_batch(self, now: float) -> list[Pending] | None:
-        """The next batch if one is due now: a request to run alone first, then a full group,
-        else the oldest group's delay."""
+        """The next batch for an idle worker if one is due now: a request to run alone first,
+        then a full group, else the oldest group when ``idle_flush_at`` says it should leave."""
         if self._solo:
             pending = self._solo.popleft()
             pending.queued = False
@@ -167,8 +177,7 @@ class ModelQueue:
                 break
         if chosen is None:
             oldest = self._oldest_group()
-            if oldest is None or not flush_due(self.policy, oldest.rows,
-                                               oldest.items[0].enqueued_at, now):
+            if oldest is None or self._flush_at(oldest, now) > now:
                 return None
             chosen = oldest
         taken = take_count(self.policy, (item.rows for item in chosen.items))
@@ -186,11 +195,16 @@ class ModelQueue:
             return next(iter(self._groups.values()))
         return min(self._groups.values(), key=lambda g: g.items[0].sequence, default=None)
 
-    def next_flush_at(self) -> float | None:
+    def _flush_at(self, group: _Group, now: float) -> float:
+        return idle_flush_at(self.policy, group.rows, group.items[0].enqueued_at, now,
+                             self._gap_per_row_s, self._last_arrival_at)
+
+    def next_flush_at(self, now: float) -> float | None:
+        """When an idle worker should look again if no request arrives meanwhile."""
         oldest = self._oldest_group()
         if oldest is None:
             return None
-        return flush_deadline(self.policy, oldest.items[0].enqueued_at)
+        return self._flush_at(oldest, now)
 
     async def next_batch(self) -> list[Pending]:
         """Wait until a batch is due and take it. Cancelling the wait loses no request."""
@@ -203,7 +217,7 @@ class ModelQueue:
                 return batch
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
-            wake_at = self.next_flush_at()
+            wake_at = self.next_flush_at(loop.time())
             timer = loop.call_at(wake_at, _resolve, waiter) if wake_at is not None else None
             try:
                 await waiter

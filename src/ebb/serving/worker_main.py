@@ -6,7 +6,7 @@ Protocol (pickled tuples, see ``ebb.serving.ipc``):
                        ("stacked", inputs stacked along dim 0, input arena size)
                        | ("each", [inputs per request]) | ("stop",)
     worker -> gateway  ("ok", stacked outputs | [outputs per request], seconds, output arena size)
-                       | ("error", message, seconds, output arena size)
+                       | ("error", (message, traceback), seconds, output arena size)
 
 Large stacked tensors lie in the arenas (``ebb.serving.ipc.Arena``); the message holds their
 positions. A model must not keep references to its input arrays after ``infer`` returns.
@@ -18,10 +18,12 @@ the stacked answer back with views.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import time
+import traceback
 from collections.abc import Mapping
 
 import numpy as np
@@ -46,6 +48,7 @@ def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadat
     # A slightly lower priority than the gateway: under CPU contention the gateway keeps
     # admitting, shedding and answering instead of freezing behind its own workers.
     os.nice(WORKER_NICENESS)
+    batch_scheduling()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     _, fds, _, _ = socket.recv_fds(sock, 16, 2)
     if len(fds) != 2:
@@ -74,10 +77,22 @@ def worker_main(sock: socket.socket, source: ModelSource, metadata: ModelMetadat
             else:
                 outputs = [_conform(model.infer(inputs), metadata) for inputs in message[1]]
         except Exception as error:
-            send_message(sock, ("error", f"{type(error).__name__}: {error}",
+            # (message for the client, traceback for the server's log only)
+            send_message(sock, ("error", (f"{type(error).__name__}: {error}",
+                                          traceback.format_exc(limit=-20)),
                                 time.perf_counter() - began, arena_out.size))
             continue
         send_message(sock, ("ok", outputs, time.perf_counter() - began, arena_out.size))
+
+
+def batch_scheduling() -> None:
+    """Run under SCHED_BATCH: a worker woken by a batch then does not preempt the gateway that
+    sent it. On a shared core the gateway finishes what it has in hand (the next arrivals,
+    answers to send) before the worker runs, instead of being switched out at every batch and
+    waiting behind other processes to get the core back; on a core of its own the worker runs
+    at once as before. Where the policy is missing, the default one stays."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
 
 
 def run_stacked(model: ModelRuntime, stacked: Inputs, metadata: ModelMetadata
@@ -95,11 +110,20 @@ def run_stacked(model: ModelRuntime, stacked: Inputs, metadata: ModelMetadata
 def _conform(outputs: Mapping[str, object], metadata: ModelMetadata) -> dict[str, np.ndarray]:
     """Give each output the declared datatype, so encoders can trust it."""
     declared = {spec.name: spec.datatype for spec in metadata.outputs}
+    undeclared = sorted(str(name) for name in outputs if name not in declared)
+    missing = [name for name in declared if name not in outputs]
+    if undeclared or missing:  # metadata and answers must never disagree
+        raise ValueError(declared_mismatch(metadata.name, undeclared, missing, list(declared)))
     conformed = {}
     for name, value in outputs.items():
-        array = np.asarray(value)
-        datatype = declared.get(name)
-        if datatype is not None:
-            array = np.ascontiguousarray(array, dtype=numpy_dtype(datatype))
-        conformed[name] = array
+        conformed[name] = np.ascontiguousarray(np.asarray(value),
+                                               dtype=numpy_dtype(declared[name]))
     return conformed
+
+
+def declared_mismatch(model: str, undeclared: list[str], missing: list[str],
+                      declared: list[str]) -> str:
+    what = [f"output(s) it does not declare: {', '.join(undeclared)}" if undeclared else "",
+            f"no declared output(s) {', '.join(missing)}" if missing else ""]
+    return (f"model {model!r} returned {'; '.join(part for part in what if part)} "
+            f"(declared outputs: {', '.join(declared)})")

@@ -6,8 +6,8 @@ dispatcher, and a draining worker simply stops asking. A watchdog timer runs bes
 batch: a batch that runs past its requests' deadlines (with some patience, see
 ``ebb.serving.watchdog``) or past ``max_batch_runtime_s`` gets its worker SIGKILLed. A worker
 that dies mid-batch is replaced, and its batch is settled by ``ebb.serving.losses``: each
-request runs again alone, and one that takes a worker down alone is poison (500, not retried).
-Workers die with the gateway (``ebb.serving.lifeline``).
+request runs again alone; one that takes a worker down alone is poison (500, not retried).
+Workers die with the gateway (``ebb.serving.lifeline``); starts, stops and crashes are logged.
 """
 
 from __future__ import annotations
@@ -46,10 +46,9 @@ DEFAULT_MAX_BATCH_RUNTIME_S = 60.0
 
 _PRELOAD = ["ebb.serving.fork_server_guard", "ebb.serving.worker_main", "ebb.runtime.loaders",
             "ebb.cli", "numpy", "onnxruntime"]
-"""Imported once in the fork server: a worker then starts in tens of milliseconds, and a burst of
-new workers does not starve the gateway of CPU while they import (``ebb.cli`` is there because
-a child re-imports the main module, and pydantic costs ~0.3 s). The guard comes first: it ties
-the fork server's life to the gateway's (``ebb.serving.lifeline``)."""
+"""Imported once in the fork server: a worker starts in tens of milliseconds, and a burst of new
+workers does not starve the gateway while they import (``ebb.cli``: a child re-imports the main
+module; pydantic costs ~0.3 s). The guard, first, ties the fork server to the gateway."""
 
 
 def worker_context() -> Any:
@@ -141,6 +140,9 @@ class WorkerHandle:
             await self._stop_process()  # reaped: its exit status says how it died
             self.pool.on_crash(self, self.batch, self._process.exitcode)
         await self._stop_process()
+        if not self._died and self.state in (WorkerState.READY, WorkerState.DRAINING):
+            log.info("model %s: worker %d (pid %s) stopped (%s)", self.pool.model, self.id,
+                     self.pid, "drained" if self.state is WorkerState.DRAINING else "shut down")
         self.state = WorkerState.STOPPED
         self.pool.forget(self)
 
@@ -150,8 +152,7 @@ class WorkerHandle:
         pool = self.pool
         self._process = pool.context.Process(
             target=worker_main, args=(child, pool.source, pool.metadata, os.getpid()),
-            name=f"ebb-worker-{pool.model}-{self.id}", daemon=True,
-        )
+            name=f"ebb-worker-{pool.model}-{self.id}", daemon=True)
         began = time.perf_counter()
         await loop.run_in_executor(None, self._process.start)
         child.close()
@@ -220,7 +221,10 @@ class WorkerHandle:
         pool.observer.batch_done(pool.model, len(batch), sum(item.rows for item in batch),
                                  seconds, [now - item.enqueued_at - seconds for item in batch])
         if kind != "ok":
-            deliver(batch, ModelError(f"model {pool.model} failed: {payload}"), taken_at, seconds)
+            message, trace = payload  # the traceback is for this log only, never a client
+            log.error("model %s: a batch of %d failed (500): %s\n%s", pool.model, len(batch),
+                      message, trace.rstrip())
+            deliver(batch, ModelError(f"model {pool.model} failed: {message}"), taken_at, seconds)
             return
         if isinstance(payload, dict):
             answers = split_answers(fetch(payload, self._arena_out, arena_size, copy=True), batch)

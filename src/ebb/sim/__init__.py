@@ -1,5 +1,5 @@
 """Trace-replay simulation: the same policies and batching rule as `ebb serve`, on a virtual
-clock, against an oracle lower bound.
+clock, against two bounds: the ideal oracle and the clairvoyant bound (which pays cold starts).
 
 Data moves one way::
 
@@ -11,7 +11,8 @@ Data moves one way::
 - `world` holds every assumption as a parameter (service, cold start, batching, queue bound,
   bounds) and each system's metrics pipeline (`PIPELINES`).
 - `engine` simulates one policy; `oracle` computes the cheapest cost for each attainment with
-  perfect knowledge; `compare` runs several policies beside it; `tune` grid-searches knobs with
+  perfect knowledge (no cold start); `clairvoyant` pays its counts with cold starts and a
+  minimum useful life; `compare` runs several policies beside both; `tune` grid-searches knobs with
   an equal budget; `report` draws and writes; `command` is `ebb sim`.
 See docs/simulator.md for the world model and how the oracle is computed.
 """

@@ -56,7 +56,8 @@ def build_sim_policy(spec: PolicySpec, world: World) -> Policy[Any]:
     limits = Limits(world.min_workers, world.max_workers)
     if spec.name == CPU_POLICY:
         return build_policy("hpa", cpu_knobs(spec.knobs), limits)
-    return build_policy(spec.name, spec.knobs, limits, scale_in_delay_s=world.scale_in_delay_s)
+    return build_policy(spec.name, spec.knobs, limits, scale_in_delay_s=world.scale_in_delay_s,
+                        max_batch_size=world.max_batch_size)
 
 
 def utilisation(milli_cores: int, ready_workers: int) -> float:

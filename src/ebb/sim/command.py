@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from ebb.autoscale.policies import POLICY_NAMES, parse_knob_value
+from ebb.cliargs import add_deprecated
 from ebb.sim.cluster import CPU_POLICY, knob_policy
 from ebb.sim.compare import Comparison, compare
 from ebb.sim.report import Report, headline, summary_json, table, write_report
@@ -75,8 +76,10 @@ def _policy_arguments(policy: argparse._ArgumentGroup) -> None:
                              f"kubernetes world: {', '.join(KUBERNETES_POLICIES)}); "
                              f"{CPU_POLICY} is the textbook HPA on CPU utilisation (kubernetes "
                              "world only)")
-    policy.add_argument("--knob", action="append", default=[], metavar="POLICY.KNOB=VALUE",
-                        help="set a policy knob, e.g. hpa.target=2 (repeatable)")
+    policy.add_argument("--policy-option", action="append", default=[], dest="knob",
+                        metavar="POLICY.KNOB=VALUE",
+                        help="set a policy knob, e.g. hpa.target=2 (repeatable; as in ebb serve)")
+    add_deprecated(policy, "--knob", "--policy-option", "knob", append=True)
     policy.add_argument("--ideal-signals", action="store_true",
                         help="every policy reads fresh signals at each decision (no scrape "
                              "interval or lag), to tell policy quality from pipeline lag")
@@ -86,7 +89,8 @@ def _policy_arguments(policy: argparse._ArgumentGroup) -> None:
 
 
 def _world_arguments(world: argparse._ArgumentGroup) -> None:
-    world.add_argument("--slo-ms", type=float, default=200.0, help="latency SLO (default: 200)")
+    world.add_argument("--slo-ms", type=float, default=100.0,
+                       help="latency SLO (default: 100, as ebb serve)")
     world.add_argument("--service-ms", type=float, default=20.0,
                        help="per-batch service time a, ms (default: 20)")
     world.add_argument("--per-item-ms", type=float, default=2.0,
@@ -97,7 +101,8 @@ def _world_arguments(world: argparse._ArgumentGroup) -> None:
     world.add_argument("--size-scaled", action="store_true",
                        help="scale b by each request's size over the mean (token traces)")
     world.add_argument("--max-batch-size", type=int, default=32, help="(default: 32)")
-    world.add_argument("--max-delay-ms", type=float, default=2.0,
+    add_deprecated(world, "--max-delay-ms", "--max-batch-delay-ms", "max_delay_ms", kind=float)
+    world.add_argument("--max-batch-delay-ms", type=float, default=2.0, dest="max_delay_ms",
                        help="longest wait for a batch to fill (default: 2)")
     world.add_argument("--queue-bound", type=int, default=1024,
                        help="waiting requests before refusals (default: 1024)")
@@ -112,7 +117,8 @@ def _world_arguments(world: argparse._ArgumentGroup) -> None:
                             "first minute at 80 %% of capacity)")
     world.add_argument("--scale-in-delay-s", type=float, default=30.0,
                        help="the host's scale-in delay, as `ebb serve --scale-in-delay-s`, "
-                            "for policies with that knob (default: 30)")
+                            "for policies with that knob; Ebb's longest keep-alive "
+                            "(default: 30)")
 
 
 def _cluster_arguments(cluster: argparse._ArgumentGroup) -> None:
@@ -165,9 +171,9 @@ def _knobs(items: list[str], policies: tuple[str, ...]) -> dict[str, dict[str, o
         target, sep, raw = item.partition("=")
         name, dot, key = target.partition(".")
         if not sep or not dot or not key:
-            raise _Usage(f"--knob {item!r} is not POLICY.KNOB=VALUE")
+            raise _Usage(f"--policy-option {item!r} is not POLICY.KNOB=VALUE")
         if name not in knobs:
-            raise _Usage(f"--knob {item!r}: policy {name!r} is not being compared")
+            raise _Usage(f"--policy-option {item!r}: policy {name!r} is not being compared")
         knob = key.replace("-", "_")
         knobs[name][knob] = parse_knob_value(knob_policy(name), knob, raw)
     return knobs

@@ -1,8 +1,9 @@
-"""Run several policies on one trace in one world, beside the oracle: the comparison a report
-shows.
+"""Run several policies on one trace in one world, beside the two bounds: the comparison a
+report shows.
 
     result = compare(trace, world, [PolicySpec("ebb"), PolicySpec("hpa")], seed=0)
     result.summaries[0].slo_attainment, result.oracle.worker_seconds_at(0.99)
+    result.ratio_to_oracle(s), result.ratio_to_clairvoyant(s)   # x ideal, x clairvoyant
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ebb.sim.clairvoyant import clairvoyant_worker_seconds
 from ebb.sim.engine import Run, simulate
 from ebb.sim.metrics import Summary, summarise
 from ebb.sim.oracle import Oracle, compute_oracle, default_window
@@ -56,15 +58,26 @@ class Comparison:
     oracle: Oracle
     scored_from_s: float
     """Summaries and the oracle count from here on (0: the whole trace)."""
+    clairvoyant_worker_seconds: float = math.inf
+    """The clairvoyant bound at the target attainment: the oracle's counts paid with cold
+    starts and a minimum useful life (`ebb.sim.clairvoyant`)."""
 
     @property
     def oracle_worker_seconds(self) -> float:
+        """The ideal bound at the target attainment (no cold start)."""
         return self.oracle.worker_seconds_at(self.target_attainment)
 
     def ratio_to_oracle(self, summary: Summary) -> float:
-        """A policy's cost over the oracle's at the target attainment."""
-        bound = self.oracle_worker_seconds
-        return summary.worker_seconds / bound if 0 < bound < float("inf") else float("nan")
+        """A policy's cost over the ideal bound's at the target attainment."""
+        return _ratio(summary.worker_seconds, self.oracle_worker_seconds)
+
+    def ratio_to_clairvoyant(self, summary: Summary) -> float:
+        """A policy's cost over the clairvoyant bound's at the target attainment."""
+        return _ratio(summary.worker_seconds, self.clairvoyant_worker_seconds)
+
+
+def _ratio(cost: float, bound: float) -> float:
+    return cost / bound if 0 < bound < math.inf else math.nan
 
 
 def pipeline_for(spec: PolicySpec, ideal: bool, cluster: Cluster | None = None) -> Pipeline:
@@ -109,5 +122,12 @@ def compare(trace: Trace, world: World, specs: Sequence[PolicySpec], *, seed: in
     width = oracle_window_s if oracle_window_s is not None else default_window(world.slo_s)
     scored = trace if score_from_s <= 0 else window(trace, score_from_s, math.inf)
     oracle = compute_oracle(scored, world, seed=seed, window_s=width)
+    # the whole trace starts from the world's warm pool; a held-out slice from the count its
+    # first window needs (the policies enter it warm too)
+    start = world.start_workers if score_from_s <= 0 else \
+        int(oracle.counts_at(target_attainment)[0])
+    clairvoyant = clairvoyant_worker_seconds(oracle, world, target_attainment,
+                                             duration_s=scored.duration_s,
+                                             initial_workers=start)
     return Comparison(trace, world, seed, ideal_signals, target_attainment, tuple(runs),
-                      tuple(summaries), tuple(spreads), oracle, score_from_s)
+                      tuple(summaries), tuple(spreads), oracle, score_from_s, clairvoyant)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,6 +52,25 @@ class Oracle:
     full_workers: NDArray[np.int64]
     """Per window: fewest workers with which every request of the window meets the SLO
     (`max_workers` when even that does not)."""
+    base_workers: int = 0
+    """The count every window starts from on the curve (`min_workers`)."""
+    segment_window: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Per segment of the curve, in the walk's order: the window it raises."""
+    segment_count: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    """Per segment: the window's worker count once the segment is taken."""
+
+    def counts_at(self, attainment: float) -> NDArray[np.int64]:
+        """Whole worker counts per window reaching `attainment` on the curve: the segments
+        walked up to it, the one it falls inside taken whole (every window's full count when
+        it cannot be reached)."""
+        if attainment > self.attainment[-1] + 1e-12:
+            return self.full_workers.copy()
+        taken = int(np.searchsorted(self.attainment, attainment - 1e-12, side="left"))
+        counts = np.full(len(self.full_workers), self.base_workers, dtype=np.int64)
+        for w, c in zip(self.segment_window[:taken].tolist(),
+                        self.segment_count[:taken].tolist(), strict=True):
+            counts[w] = max(counts[w], c)
+        return counts
 
     def worker_seconds_at(self, attainment: float) -> float:
         """Least worker-seconds that reach `attainment`; inf when no count reaches it."""
@@ -82,7 +101,7 @@ def compute_oracle(trace: Trace, world: World, *, seed: int, window_s: float) ->
     alone = replace(world, drain_s=world.slo_s, sample_interval_s=max(window_s, 0.01))
     base_cost = 0.0
     base_met = 0
-    segments: list[tuple[float, float]] = []  # (extra cost, extra met) hull segments
+    segments: list[Segment] = []
     full = np.zeros(bins, dtype=np.int64)
     for w in range(bins):
         start = w * window_s
@@ -97,8 +116,9 @@ def compute_oracle(trace: Trace, world: World, *, seed: int, window_s: float) ->
         curve = _window_curve(part, alone, seed + w)
         full[w] = curve[-1][0]
         base_met += curve[0][1]
-        segments.extend(_hull_segments(curve, width))
-    return _walk(segments, base_cost, base_met, len(trace.arrivals), window_s, full)
+        segments.extend((cost, gain, w, count)
+                        for cost, gain, count in _hull_segments(curve, width))
+    return _walk(segments, base_cost, base_met, len(trace.arrivals), window_s, full, low)
 
 
 EXACT_BELOW_FULL = 1
@@ -165,9 +185,15 @@ def _met_bound(part: Trace, world: World) -> Callable[[int], int]:
     return bound
 
 
-def _hull_segments(curve: list[tuple[int, int]], width: float) -> list[tuple[float, float]]:
+Segment = tuple[float, float, int, int]
+"""(extra cost, extra met, window, the window's count at the segment's end)."""
+
+
+def _hull_segments(curve: list[tuple[int, int]], width: float
+                   ) -> list[tuple[float, float, int]]:
     """Segments of the upper concave hull of (cost, met) from the first point on, as
-    (extra cost, extra met), skipping segments that add nothing."""
+    (extra cost, extra met, count at the segment's end), skipping segments that add
+    nothing."""
     points = [(c * width, float(good)) for c, good in curve]
     hull: list[tuple[float, float]] = [points[0]]
     for point in points[1:]:
@@ -177,7 +203,7 @@ def _hull_segments(curve: list[tuple[int, int]], width: float) -> list[tuple[flo
     out = []
     for a, b in itertools.pairwise(hull):
         if b[1] > a[1]:
-            out.append((b[0] - a[0], b[1] - a[1]))
+            out.append((b[0] - a[0], b[1] - a[1], round(b[0] / width)))
     return out
 
 
@@ -185,18 +211,22 @@ def _slope(a: tuple[float, float], b: tuple[float, float]) -> float:
     return (b[1] - a[1]) / (b[0] - a[0])
 
 
-def _walk(segments: list[tuple[float, float]], base_cost: float, base_met: int, n: int,
-          window_s: float, full: NDArray[np.int64]) -> Oracle:
-    """Steepest segments first: the cost-vs-met curve of the relaxed knapsack."""
+def _walk(segments: list[Segment], base_cost: float, base_met: int, n: int,
+          window_s: float, full: NDArray[np.int64], low: int) -> Oracle:
+    """Steepest segments first: the cost-vs-met curve of the relaxed knapsack. Within a
+    window the hull's segments get steeper towards fewer workers, and the sort is stable, so
+    they are walked in the window's own order."""
     segments.sort(key=lambda s: s[1] / s[0], reverse=True)
     total = max(n, 1)
     cost = [base_cost]
     gain = [base_met / total]
     spent = base_cost
     got = float(base_met)
-    for extra_cost, extra_met in segments:
+    for extra_cost, extra_met, _, _ in segments:
         spent += extra_cost
         got += extra_met
         cost.append(spent)
         gain.append(got / total)
-    return Oracle(window_s, n, np.asarray(gain), np.asarray(cost), full)
+    return Oracle(window_s, n, np.asarray(gain), np.asarray(cost), full, low,
+                  np.asarray([s[2] for s in segments], dtype=np.int64),
+                  np.asarray([s[3] for s in segments], dtype=np.int64))

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ebb.sim.compare import Comparison, pipeline_for
+from ebb.sim.decisions import decisions_html
 from ebb.sim.metrics import Summary, windowed_p99
 from ebb.sim.tune import Tuned
 from ebb.sim.world import PolicySpec
@@ -62,8 +63,11 @@ def summary_json(report: Report) -> dict[str, JsonValue]:
 
 def _oracle_json(comparison: Comparison) -> dict[str, JsonValue]:
     bound = comparison.oracle_worker_seconds
+    clairvoyant = comparison.clairvoyant_worker_seconds
     doc: dict[str, JsonValue] = {
         "worker_seconds": None if math.isinf(bound) else round(bound, 3),
+        "clairvoyant_worker_seconds": None if math.isinf(clairvoyant) else round(
+            clairvoyant, 3),
         "attainment": comparison.target_attainment,
         "window_s": comparison.oracle.window_s,
         "best_attainment": round(comparison.oracle.best_attainment, 6),
@@ -77,8 +81,9 @@ def _oracle_json(comparison: Comparison) -> dict[str, JsonValue]:
 
 def _policy_json(comparison: Comparison, summary: Summary) -> dict[str, JsonValue]:
     doc: dict[str, JsonValue] = dict(summary.as_json())
-    ratio = comparison.ratio_to_oracle(summary)
-    doc["ratio_to_oracle"] = None if math.isnan(ratio) else round(ratio, 4)
+    for key, ratio in (("ratio_to_oracle", comparison.ratio_to_oracle(summary)),
+                       ("ratio_to_clairvoyant", comparison.ratio_to_clairvoyant(summary))):
+        doc[key] = None if math.isnan(ratio) else round(ratio, 4)
     spread = comparison.spreads[comparison.summaries.index(summary)]
     if spread.repeats > 1:
         doc["spread"] = {"repeats": spread.repeats,
@@ -94,13 +99,14 @@ def _policy_json(comparison: Comparison, summary: Summary) -> dict[str, JsonValu
 
 
 def table(comparison: Comparison) -> str:
-    """A fixed-width table of the comparison, the oracle's line last (with pod-seconds in
-    the kubernetes world)."""
+    """A fixed-width table of the comparison, the two bounds' lines last (with pod-seconds in
+    the kubernetes world): "x ideal" is cost over the ideal oracle's, "x clairv" over the
+    clairvoyant bound's, both at the target attainment."""
     cluster = comparison.world.cluster
     pods = f" {'pod-s':>9}" if cluster else ""
     head = (f"{'policy':<16} {'attain':>8} {'p50 ms':>8} {'p99 ms':>9} {'rejected':>8} "
-            f"{'worker-s':>10}{pods} {'x oracle':>8} {'events':>6} {'flips':>5} "
-            f"{'recover':>8}")
+            f"{'worker-s':>10}{pods} {'x ideal':>8} {'x clairv':>8} {'events':>6} "
+            f"{'flips':>5} {'recover':>8}")
     lines = [head, "-" * len(head)]
     for s in comparison.summaries:
         ratio = comparison.ratio_to_oracle(s)
@@ -109,12 +115,20 @@ def table(comparison: Comparison) -> str:
         lines.append(
             f"{s.policy:<16} {s.slo_attainment * 100:7.2f}% {_ms(s.p50_ms):>8} "
             f"{_ms(s.p99_ms):>9} {s.rejected:>8} {s.worker_seconds:>10.1f}{pod_s} "
-            f"{ratio:>8.2f} {s.scale_events:>6} {s.flips:>5} {recover:>8}")
-    bound = comparison.oracle_worker_seconds
-    pod_s = f" {bound / cluster.workers_per_pod:>9.1f}" if cluster else ""
-    lines.append(f"{'oracle':<16} {comparison.target_attainment * 100:7.2f}% {'':>8} {'':>9} "
-                 f"{'':>8} {bound:>10.1f}{pod_s} {1.0:>8.2f}")
+            f"{ratio:>8.2f} {comparison.ratio_to_clairvoyant(s):>8.2f} {s.scale_events:>6} "
+            f"{s.flips:>5} {recover:>8}")
+    ideal = comparison.oracle_worker_seconds
+    clairvoyant = comparison.clairvoyant_worker_seconds
+    for name, bound in (("clairvoyant", clairvoyant), ("oracle (ideal)", ideal)):
+        pod_s = f" {bound / cluster.workers_per_pod:>9.1f}" if cluster else ""
+        lines.append(f"{name:<16} {comparison.target_attainment * 100:7.2f}% {'':>8} "
+                     f"{'':>9} {'':>8} {bound:>10.1f}{pod_s} {_ratio(bound, ideal):>8.2f} "
+                     f"{_ratio(bound, clairvoyant):>8.2f}")
     return "\n".join(lines)
+
+
+def _ratio(cost: float, bound: float) -> float:
+    return cost / bound if 0 < bound < math.inf else math.nan
 
 
 def _ms(value: float) -> str:
@@ -167,19 +181,27 @@ def pareto_png(path: Path, comparison: Comparison, extra: Sequence[tuple[str, Su
     """Cost (worker-seconds) against SLO attainment, one point per policy and setting, with
     the oracle's curve as the frontier nobody can cross."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 5))
+    fig, ax = plt.subplots(figsize=(9.5, 5))
     oracle = comparison.oracle
     keep = oracle.attainment >= 0.5
+    # markers too: an oracle of one point (a trace every window of which one count serves)
+    # is otherwise an invisible line of length zero
     ax.plot(oracle.worker_seconds[keep], oracle.attainment[keep] * 100, color="black",
-            linewidth=1.2, label="oracle (lower bound)")
+            linewidth=1.2, marker="s", markersize=7, markerfacecolor="none", zorder=4,
+            label="ideal oracle (lower bound)")
+    clairvoyant = comparison.clairvoyant_worker_seconds
+    if math.isfinite(clairvoyant):
+        ax.scatter(clairvoyant, comparison.target_attainment * 100, color="black",
+                   marker="*", s=90, zorder=3, label="clairvoyant (pays cold starts)")
     for label, s in extra:
         ax.scatter(s.worker_seconds, s.slo_attainment * 100, color=_colour(label), alpha=0.25,
                    s=18, marker="o")
     for s in comparison.summaries:
+        # named in the legend, not beside the point: points close together made labels overlap
         ax.scatter(s.worker_seconds, s.slo_attainment * 100, color=_colour(s.policy), s=60,
-                   marker="D" if "tuned" in s.policy else "o", edgecolor="black", zorder=3)
-        ax.annotate(s.policy, (s.worker_seconds, s.slo_attainment * 100),
-                    textcoords="offset points", xytext=(6, 4), fontsize=8)
+                   marker="D" if "tuned" in s.policy else "o", edgecolor="black", zorder=3,
+                   label=f"{s.policy}: {s.worker_seconds:.0f} worker-s, "
+                         f"{s.slo_attainment * 100:.2f} %")
     ax.axhline(comparison.target_attainment * 100, color="grey", linestyle=":", linewidth=1)
     lowest = min([s.slo_attainment for s in comparison.summaries] + [0.9])
     ax.set_ylim(max(0.0, lowest * 100 - 2), 100.5)
@@ -187,7 +209,7 @@ def pareto_png(path: Path, comparison: Comparison, extra: Sequence[tuple[str, Su
     ax.set_ylabel(f"SLO attainment, % within {comparison.world.slo_s * 1000:g} ms")
     ax.set_title(f"Cost vs SLO attainment — {comparison.trace.name}", fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, borderaxespad=0)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -279,11 +301,14 @@ def html_page(report: Report, images: Sequence[tuple[str, Path]]) -> str:
         "(simulated up to the count that meets them all, bounded from above below it); the "
         "cheapest choice of counts reaching the target attainment is found by the linear "
         "relaxation of that knapsack (upper concave hulls, steepest segments first). "
-        "See docs/simulator.md.</p>")
+        "The clairvoyant bound gives every window the oracle's count at the target but pays "
+        "as a real pool does: a worker costs from the moment it is ordered, is ready one cold "
+        "start later and is held at least one cold start. See docs/simulator.md.</p>")
     for title, path in images:
         data = base64.b64encode(path.read_bytes()).decode("ascii")
         parts.append(f"<h2>{esc(title)}</h2><img alt='{esc(title)}' "
                      f"src='data:image/png;base64,{data}'>")
+    parts.append(decisions_html(main))
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -322,7 +347,8 @@ def _html_table(comparison: Comparison, title: str) -> str:
     pods = "<th>pod-s</th>" if cluster else ""
     rows = [f"<h2>{esc(title)}</h2><table><tr><th>policy</th><th>SLO attainment</th>"
             "<th>p50 ms</th><th>p95 ms</th><th>p99 ms</th><th>rejected</th><th>worker-s</th>"
-            f"{pods}<th>x oracle</th><th>scale events</th><th>flips</th><th>recovery s</th>"
+            f"{pods}<th>x ideal</th><th>x clairvoyant</th><th>scale events</th><th>flips</th>"
+            "<th>recovery s</th>"
             "</tr>"]
     for s in comparison.summaries:
         recover = "-" if s.recovery_s is None else f"{s.recovery_s:.1f}"
@@ -331,14 +357,17 @@ def _html_table(comparison: Comparison, title: str) -> str:
             f"<tr><td>{esc(s.policy)}</td><td>{s.slo_attainment * 100:.2f}%</td>"
             f"<td>{_ms(s.p50_ms)}</td><td>{_ms(s.p95_ms)}</td><td>{_ms(s.p99_ms)}</td>"
             f"<td>{s.rejected}</td><td>{s.worker_seconds:.1f}</td>{pod_s}"
-            f"<td>{comparison.ratio_to_oracle(s):.2f}</td><td>{s.scale_events}</td>"
+            f"<td>{comparison.ratio_to_oracle(s):.2f}</td>"
+            f"<td>{comparison.ratio_to_clairvoyant(s):.2f}</td><td>{s.scale_events}</td>"
             f"<td>{s.flips}</td><td>{recover}</td></tr>")
-    bound = comparison.oracle_worker_seconds
-    pod_s = f"<td>{bound / cluster.workers_per_pod:.1f}</td>" if cluster else ""
-    rows.append(f"<tr><td>oracle</td><td>{comparison.target_attainment * 100:.2f}%</td>"
-                f"<td></td><td></td><td></td><td></td>"
-                f"<td>{bound:.1f}</td>{pod_s}<td>1.00</td>"
-                "<td></td><td></td><td></td></tr></table>")
+    ideal, clairvoyant = comparison.oracle_worker_seconds, comparison.clairvoyant_worker_seconds
+    for name, bound in (("clairvoyant", clairvoyant), ("oracle (ideal)", ideal)):
+        pod_s = f"<td>{bound / cluster.workers_per_pod:.1f}</td>" if cluster else ""
+        rows.append(f"<tr><td>{name}</td><td>{comparison.target_attainment * 100:.2f}%</td>"
+                    f"<td></td><td></td><td></td><td></td><td>{bound:.1f}</td>{pod_s}"
+                    f"<td>{_ratio(bound, ideal):.2f}</td><td>{_ratio(bound, clairvoyant):.2f}"
+                    "</td><td></td><td></td><td></td></tr>")
+    rows.append("</table>")
     return "\n".join(rows)
 
 

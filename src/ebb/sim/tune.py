@@ -44,8 +44,10 @@ def grids() -> Mapping[str, tuple[PolicySpec, ...]]:
     """Each policy's settings, `GRID_SIZE` apiece: 4 targets x 3 windows or delays."""
     return MappingProxyType({
         "ebb": _grid("ebb", ("miss_fraction", (0.002, 0.01, 0.03, 0.1)),
-                     ("scale-in delay", [(f"in={d}s", {"scale_in_delay_s": float(d)})
-                                         for d in (10, 30, 60)])),
+                     ("release", [("keep-alive", {}),
+                                  ("keep-alive+forecast", {"forecast": True}),
+                                  ("delay=10s", {"release": "delay",
+                                                 "scale_in_delay_s": 10.0})])),
         "hpa": _grid("hpa", ("target", (1.0, 2.0, 4.0, 8.0)),
                      ("down window", [(f"down={d}s", {"behavior": _down_window(float(d))})
                                       for d in (30, 120, 300)])),

@@ -20,6 +20,9 @@ File formats (detected from the first line):
   are drawn as a Poisson process conditioned on that minute's count (uniform order statistics),
   because the source gives counts, not times. Credit: :data:`AZURE_FUNCTIONS_CREDIT`.
 
+Shipped traces (:data:`BUNDLED`, in ``ebb/traces/data`` with their credit): the Azure LLM
+inference trace 2023, so every example works from a fresh clone or a wheel.
+
 A bad file raises :class:`TraceError` (a ``ValueError``) naming the file and the line.
 """
 
@@ -30,7 +33,7 @@ from ebb.traces._azure import (
     parse_azure_functions,
     parse_azure_llm,
 )
-from ebb.traces._files import parse_timestamps, read_trace
+from ebb.traces._files import BUNDLED, bundled_trace, parse_timestamps, read_trace
 from ebb.traces._model import Spacing, Trace, TraceError
 from ebb.traces._synthetic import SYNTHETIC, bursty, constant, ramp, sine, spike, step, synthetic
 from ebb.traces._transform import scaled, window
@@ -38,10 +41,12 @@ from ebb.traces._transform import scaled, window
 __all__ = [
     "AZURE_FUNCTIONS_CREDIT",
     "AZURE_LLM_CREDIT",
+    "BUNDLED",
     "SYNTHETIC",
     "Spacing",
     "Trace",
     "TraceError",
+    "bundled_trace",
     "bursty",
     "constant",
     "parse_azure_functions",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from importlib import resources
 from pathlib import Path
 
 from ebb.traces._azure import (
@@ -15,13 +16,27 @@ from ebb.traces._model import Trace, TraceError
 from ebb.traces._text import parse_number, split_cells, time_value, trace_from_times
 from ebb.traces._transform import scaled
 
+BUNDLED = ("azure_llm_2023_conv.csv",)
+"""Traces shipped inside the package (``ebb/traces/data``, with their credit in its README)."""
+
+
+def bundled_trace(name: str) -> Path:
+    """The path of a trace shipped with Ebb, by file name."""
+    if name not in BUNDLED:
+        raise TraceError(f"no trace {name!r} ships with Ebb; shipped: {', '.join(BUNDLED)}")
+    return Path(str(resources.files("ebb.traces").joinpath("data", name)))
+
 
 def read_trace(path: Path, *, speedup: float = 1.0, rate_scale: float = 1.0,
                seed: int = 0) -> Trace:
     """Read a trace file in any supported format (see :mod:`ebb.traces`), then scale it.
 
-    `seed` draws the within-minute arrivals of count formats and the copies of `rate_scale`.
+    A bare file name that does not exist here but names a shipped trace
+    (``azure_llm_2023_conv.csv``) reads the shipped copy. `seed` draws the within-minute
+    arrivals of count formats and the copies of `rate_scale`.
     """
+    if not path.exists() and path.parent == Path() and path.name in BUNDLED:
+        path = bundled_trace(path.name)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:

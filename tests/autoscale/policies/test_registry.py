@@ -51,6 +51,7 @@ def test_registry_is_read_only() -> None:
     ("ebb", "miss_fraction=0.05", ("miss_fraction", 0.05)),
     ("ray", "downscale_to_zero_delay_s=none", ("downscale_to_zero_delay_s", None)),
     ("hpa", "metric=External/Value", ("metric", MetricKind.EXTERNAL_VALUE)),
+    ("kpa", "kpa.container_concurrency=2", ("container_concurrency", 2)),  # as ebb sim spells it
 ])
 def test_knob_text_is_typed_by_the_policy_field(policy: str, text: str,
                                                 expected: tuple[str, object]) -> None:
@@ -65,7 +66,8 @@ def test_knob_text_is_typed_by_the_policy_field(policy: str, text: str,
     ("hpa", "metric=cpu", "takes one of Pods/AverageValue, External/AverageValue"),
     ("hpa", "behavior=x", "cannot be given as text"),
     ("hpa", "tagret=4", "unknown knob 'tagret' for policy 'hpa'"),
-    ("hpa", "target", "'target' is not KNOB=VALUE"),
+    ("hpa", "target", "'target' is not [POLICY.]KNOB=VALUE"),
+    ("kpa", "hpa.target=2", "sets a knob of policy 'hpa', but the policy is 'kpa'"),
 ])
 def test_bad_knob_text_is_one_line_naming_the_knob(policy: str, text: str,
                                                    message: str) -> None:

@@ -6,9 +6,11 @@ kind here), and it implements only what ``ebb controller`` uses: Deployment ``/s
 and merge-PATCH with one global, rising ``resourceVersion`` and 409 on a stale PUT; EndpointSlices
 filtered by ``kubernetes.io/service-name`` with list and watch (resourceVersion, BOOKMARK at
 the end of a watch, 410 Gone below the compaction mark); Leases (create, read, replace with the
-same conflict rule); Events; HPA lists; InferenceService reads; pod annotation patches; and
-fault injection (a status or a delay for the next N calls of a method and path). What it does
-not do: authentication, admission, defaulting, validation, field managers' managedFields.
+same conflict rule); Events; HPA lists; InferenceService reads; pod annotation patches; a
+Deployment GET whose ``managedFields`` say who last wrote ``spec.replicas`` (the writer of a
+PUT ``/scale`` takes the field over, as an Update operation that changes it does); and fault
+injection (a status or a delay for the next N calls of a method and path). What it does not
+do: authentication, admission, defaulting, validation, managedFields of any other field.
 """
 
 from __future__ import annotations
@@ -105,10 +107,13 @@ class FakeApiServer:
         with self.lock:
             return int(self.state.deployments[(ns, name)]["replicas"])
 
-    def set_replicas(self, ns: str, name: str, replicas: int) -> None:
-        """Another writer (kubectl scale) changes the count."""
+    def set_replicas(self, ns: str, name: str, replicas: int, manager: str = "kubectl",
+                     at: float | None = None) -> None:
+        """Another writer (``kubectl scale``) changes the count and so owns it."""
         with self.lock:
-            self.state.deployments[(ns, name)] = {"replicas": replicas, "rv": self._bump()}
+            self.state.deployments[(ns, name)] = {
+                "replicas": replicas, "rv": self._bump(),
+                "owner": (manager, time.time() if at is None else at)}
             self.lock.notify_all()
 
     def set_slice(self, ns: str, name: str, service: str, endpoints: list[dict[str, Any]],
@@ -193,12 +198,24 @@ def _handler(server: FakeApiServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
         def stream(self, lines: Callable[[], Any]) -> None:
+            """A watch as the API server sends it: chunked, one event per chunk, so the client
+            sees each event at once (a body read to EOF would hold every event back until the
+            watch ends, up to its timeoutSeconds)."""
+            self.protocol_version = "HTTP/1.1"
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.send_header("Connection", "close")
             self.end_headers()
-            for line in lines():
-                self.wfile.write(json.dumps(line).encode() + b"\n")
-                self.wfile.flush()
+            self.close_connection = True
+            try:
+                for line in lines():
+                    data = json.dumps(line).encode() + b"\n"
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+                    self.wfile.flush()
+                self.wfile.write(b"0\r\n\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the watcher went away, as a real client may at any time
 
         do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _serve
 

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
 
 NS = r"/namespaces/(?P<ns>[^/]+)"
 SCALE = re.compile(rf"^/apis/apps/v1{NS}/deployments/(?P<name>[^/]+)/scale$")
+DEPLOYMENT = re.compile(rf"^/apis/apps/v1{NS}/deployments/(?P<name>[^/]+)$")
 SLICES = re.compile(rf"^/apis/discovery\.k8s\.io/v1{NS}/endpointslices$")
 LEASES = re.compile(rf"^/apis/coordination\.k8s\.io/v1{NS}/leases(?:/(?P<name>[^/]+))?$")
 EVENTS = re.compile(rf"^/apis/events\.k8s\.io/v1{NS}/events$")
@@ -27,8 +28,9 @@ def _status(code: int, reason: str, message: str) -> dict[str, Any]:
 
 def route(server: FakeApiServer, handler: Any, method: str, path: str, query: dict[str, str],
           body: Any) -> None:
-    for pattern, serve in ((SCALE, _scale), (SLICES, _slices), (LEASES, _leases),
-                           (EVENTS, _events), (HPAS, _hpas), (ISVC, _isvc), (PODS, _pods)):
+    for pattern, serve in ((SCALE, _scale), (DEPLOYMENT, _deployment), (SLICES, _slices),
+                           (LEASES, _leases), (EVENTS, _events), (HPAS, _hpas), (ISVC, _isvc),
+                           (PODS, _pods)):
         match = pattern.match(path)
         if match:
             serve(server, handler, method, match.groupdict(), query, body)
@@ -62,11 +64,45 @@ def _scale(server: FakeApiServer, handler: Any, method: str, groups: dict[str, s
                 return
             deployment["replicas"] = int(body["spec"]["replicas"])
             deployment["rv"] = server._bump()
+            deployment["owner"] = (query.get("fieldManager", ""), time.time())
             server.state.writes.append(Write(time.monotonic(), key[1], deployment["replicas"],
                                              query.get("fieldManager", "")))
             server.lock.notify_all()
         answer = _scale_body(*key, deployment)
     handler.send_json(200, answer)
+
+
+def _deployment(server: FakeApiServer, handler: Any, method: str, groups: dict[str, str],
+                query: dict[str, str], body: Any) -> None:
+    """A Deployment reduced to what the controller reads: replicas and their managedFields."""
+    key = (groups["ns"], groups["name"])
+    with server.lock:
+        deployment = server.state.deployments.get(key)
+        if deployment is None:
+            handler.send_json(404, _status(404, "NotFound",
+                                           f'deployments.apps "{key[1]}" not found'))
+            return
+        manager, at = deployment.get("owner", ("kubectl-client-side-apply", 0.0))
+        answer = {
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": key[1], "namespace": key[0],
+                         "resourceVersion": str(deployment["rv"]),
+                         "managedFields": [
+                             {"manager": "kube-controller-manager", "operation": "Update",
+                              "apiVersion": "apps/v1", "time": _stamp(at),
+                              "fieldsType": "FieldsV1", "subresource": "status",
+                              "fieldsV1": {"f:status": {"f:replicas": {}}}},
+                             {"manager": manager, "operation": "Update", "apiVersion": "apps/v1",
+                              "time": _stamp(at), "fieldsType": "FieldsV1",
+                              "subresource": "scale",
+                              "fieldsV1": {"f:spec": {"f:replicas": {}}}}]},
+            "spec": {"replicas": deployment["replicas"]}}
+    handler.send_json(200, answer)
+
+
+def _stamp(seconds: float) -> str:
+    """RFC 3339 to the second, as managedFields times are."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
 
 
 def _slices(server: FakeApiServer, handler: Any, method: str, groups: dict[str, str],

@@ -54,6 +54,8 @@ class FakeKubelet:
     pods: list[Pod] = field(default_factory=list)
     ready_log: list[float] = field(default_factory=list)
     """When each pod became ready (monotonic), in order."""
+    killed_starting: int = 0
+    """Pods deleted before they ever became ready (a scale-in while they were starting)."""
     _next: int = 2
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -89,6 +91,8 @@ class FakeKubelet:
         return Pod(name, address, str(uuid.uuid4()), process, time.monotonic())
 
     def _victims(self, count: int) -> list[Pod]:
+        if count <= 0:
+            return []
         live = [p for p in self.pods if not p.terminating]
         with self.api.lock:
             costs = {p.name: int(self.api.state.pod_annotations.get(
@@ -103,8 +107,9 @@ class FakeKubelet:
         for _ in range(desired - len(live)):
             self.pods.append(self._spawn())
             changed = True
-        for pod in self._victims(len(live) - desired):
+        for pod in self._victims(max(len(live) - desired, 0)):
             pod.terminating = True
+            self.killed_starting += pod.ready_at is None
             pod.process.send_signal(signal.SIGTERM)
             changed = True
         for pod in list(self.pods):

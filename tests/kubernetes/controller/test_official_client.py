@@ -70,17 +70,21 @@ async def test_endpoint_slices_list_and_watch(fake: FakeApiServer, api: Official
     (endpoint,) = listed.slices["svc-a"]
     assert (endpoint.address, endpoint.port, endpoint.pod) == ("127.0.0.2", 8080, "pod-127.0.0.2")
     events = []
+    arrived: list[float] = []
 
     def consume() -> None:
-        for event in api.watch_endpoint_slices("ns", "svc", listed.resource_version, 2):
+        for event in api.watch_endpoint_slices("ns", "svc", listed.resource_version, 3):
             events.append(event)
+            arrived.append(time.monotonic())
 
     thread = threading.Thread(target=consume)
     thread.start()
     await asyncio.sleep(0.2)
+    changed = time.monotonic()
     fake.set_slice("ns", "svc-a", "svc", [_endpoint("127.0.0.2", False, terminating=True),
                                           _endpoint("127.0.0.3", True)], 8080)
-    await asyncio.to_thread(thread.join, 5)
+    await asyncio.to_thread(thread.join, 6)
+    assert arrived[0] - changed < 1.5, "a watch event must arrive at once, not when it ends"
     modified = [e for e in events if e.kind == "MODIFIED"]
     assert len(modified) == 1
     assert [(e.address, e.ready, e.terminating) for e in modified[0].endpoints] == [

@@ -54,6 +54,10 @@ def test_the_serve_command_line_is_accepted_by_ebb_serve(
     parsed = vars(build_parser().parse_args(args[1:]))
     for key in ("command", "config"):
         parsed.pop(key)
+    given = parsed.pop("model_specs", None)  # as ``ebb serve`` turns its MODEL arguments
+    if given is not None:
+        parsed["model"] = given[0] if len(given) == 1 else None
+        parsed["models"] = given if len(given) > 1 else None
     settings = load_settings(parsed)
     assert settings.host == "0.0.0.0"
     assert (settings.http_port, settings.grpc_port) == (8080, 8081)
@@ -238,6 +242,21 @@ def test_security_secrets_reach_the_pod_and_the_monitor(rendered: dict[str, list
     assert find(docs, "VerticalPodAutoscaler")["spec"]["updatePolicy"] == {"updateMode": "Off"}
     kserve = _serve_container(_docs(rendered, "kserve-secure-vpa"))
     assert "--auth-keys-file" in kserve["args"] and "--trust-pickle" in kserve["args"]
+
+
+def test_the_controller_scrapes_secure_pods_with_only_the_ca_and_the_token(
+        rendered: dict[str, list[Path]]) -> None:
+    docs = _docs(rendered, "secure-vpa-servicemonitor")
+    spec = find(docs, "Deployment", "demo-controller")["spec"]["template"]["spec"]
+    args = spec["containers"][0]["args"]
+    assert args[args.index("--scrape-ca-file") + 1] == "/etc/ebb/scrape-tls/ca.crt"
+    assert args[args.index("--scrape-server-name") + 1] == "demo.default.svc"
+    assert args[args.index("--scrape-bearer-token-file") + 1] == "/etc/ebb/scrape-key/token"
+    items = {v["secret"]["secretName"]: [i["key"] for i in v["secret"]["items"]]
+             for v in spec["volumes"] if "secret" in v}
+    assert items == {"ebb-tls": ["ca.crt"], "ebb-keys": ["token"]}
+    plain = find(_docs(rendered, "ebb"), "Deployment", "demo-controller")
+    assert "--scrape-ca-file" not in plain["spec"]["template"]["spec"]["containers"][0]["args"]
 
 
 def test_dashboards_are_config_maps_for_grafanas_sidecar(rendered: dict[str, list[Path]]) -> None:

@@ -91,10 +91,14 @@ def parse_knob_value(name: str, knob: str, raw: str) -> object:
 
 
 def parse_knob(name: str, text: str) -> tuple[str, object]:
-    """``KNOB=VALUE`` for policy `name`, the knob's dashes read as underscores."""
+    """``[POLICY.]KNOB=VALUE`` for policy `name` (the prefix, as ``ebb sim`` spells knobs, must
+    name it), the knob's dashes read as underscores."""
     key, separator, raw = text.partition("=")
+    policy, dot, key = key.strip().rpartition(".")
     if not separator or not key.strip():
-        raise KnobError(f"{text!r} is not KNOB=VALUE")
+        raise KnobError(f"{text!r} is not [POLICY.]KNOB=VALUE")
+    if dot and policy != name:
+        raise KnobError(f"{text!r} sets a knob of policy {policy!r}, but the policy is {name!r}")
     knob = key.strip().replace("-", "_")
     return knob, parse_knob_value(name, knob, raw)
 
@@ -147,13 +151,17 @@ def _parse(kind: Any, raw: str) -> object:
 
 
 def build_policy(name: str, knobs: Mapping[str, object], limits: Limits, *,
-                 scale_in_delay_s: float | None = None) -> Policy[Any]:
+                 scale_in_delay_s: float | None = None,
+                 max_batch_size: int | None = None) -> Policy[Any]:
     """The policy as every host builds it: the named rule, the host's defaults, the bounds.
 
-    `scale_in_delay_s` is the host's setting for the knob of the same name (``ebb serve``'s
-    ``--scale-in-delay-s``, the simulator's world); a knob given explicitly wins over it.
+    `scale_in_delay_s` and `max_batch_size` are the host's settings for the knobs of the same
+    name (``ebb serve``'s ``--scale-in-delay-s`` and ``--max-batch-size``, the simulator's
+    world), given to policies that have them; a knob given explicitly wins over them.
     """
     defaults: dict[str, object] = {}
-    if scale_in_delay_s is not None and "scale_in_delay_s" in knob_types(name):
-        defaults["scale_in_delay_s"] = scale_in_delay_s
+    host = {"scale_in_delay_s": scale_in_delay_s, "max_batch_size": max_batch_size}
+    for knob, value in host.items():
+        if value is not None and knob in knob_types(name):
+            defaults[knob] = value
     return with_limits(make_policy(name, **{**defaults, **knobs}), limits)

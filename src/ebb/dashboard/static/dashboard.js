@@ -1,74 +1,78 @@
-// Ebb live dashboard: polls /dashboard/data every second and draws small SVG line charts.
+// Ebb live dashboard: polls /dashboard/data every second and draws the charts with uPlot
+// (shipped beside this file): time axes in wall-clock time, ticks, legends, values on hover.
 "use strict";
 const COLORS = ["#2f6fde", "#1a7f37", "#d1242f", "#b35900", "#8250df", "#0a7d8c"];
+const GUIDE = {stroke: "#d1242f", dash: [6, 4], width: 1};
+// [column, label, style]; later series are drawn on top of earlier ones.
 const SERIES = {
-  traffic: [["arrival_rate", "arrivals"], ["answer_rate", "answered"], ["error_rate", "5xx"],
-            ["rejection_rate", "rejected (503)"]],
-  latency: [["p50_ms", "p50"], ["p99_ms", "p99"]],
+  traffic: [["arrival_rate", "arrivals/s"], ["answer_rate", "answered/s"], ["error_rate", "5xx/s"],
+            ["rejection_rate", "rejected (503)/s"]],
+  latency: [["p50_ms", "p50 ms"], ["p99_ms", "p99 ms"]],
   queue: [["queue_depth", "queue depth"], ["inflight", "in flight"]],
-  workers: [["ready", "ready"], ["starting", "starting"], ["desired", "desired"]],
+  // desired first, thin and dashed, so the ready line drawn after it is never hidden under it
+  workers: [["desired", "desired", {stroke: "#8a93a6", dash: [5, 4], width: 1.5}],
+            ["starting", "starting", {stroke: "#b35900", width: 1.5}],
+            ["ready", "ready", {stroke: "#1a7f37", width: 2.5}]],
 };
+const charts = {};
+window.ebbCharts = charts;  // for tests and the curious
 
-function svgElement(tag, attributes) {
-  const element = document.createElementNS("http://www.w3.org/2000/svg", tag);
-  for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
-  return element;
+function chartWidth(section) {
+  return Math.max(280, section.clientWidth - 24);
 }
 
-function draw(sectionId, times, lines, guide) {
-  const section = document.getElementById(sectionId);
-  const width = 440, height = 150, left = 40, bottom = 18;
-  let svg = section.querySelector("svg");
-  if (!svg) {
-    svg = svgElement("svg", {viewBox: `0 0 ${width} ${height}`, width: "100%", role: "img"});
-    section.appendChild(svg);
-    const legend = document.createElement("div");
-    legend.className = "legend";
-    lines.forEach(([, label], i) => {
-      const item = document.createElement("span");
-      item.innerHTML = `<i style="background:${COLORS[i]}"></i>${label}`;
-      legend.appendChild(item);
-    });
-    section.appendChild(legend);
-  }
-  svg.replaceChildren();
-  const values = lines.flatMap(([, , data]) => data);
-  if (guide !== undefined) values.push(guide);
-  const top = Math.max(1, ...values) * 1.1;
-  const t0 = times.length ? times[0] : 0, t1 = times.length ? times[times.length - 1] : 1;
-  const x = t => left + (width - left - 4) * (t1 > t0 ? (t - t0) / (t1 - t0) : 1);
-  const y = v => (height - bottom - 10) * (1 - v / top) + 10;
-  for (const fraction of [0, 0.5, 1]) {
-    const v = top * fraction;
-    svg.appendChild(svgElement("line", {x1: left, x2: width, y1: y(v), y2: y(v), stroke: "#eee"}));
-    const label = svgElement("text", {x: 2, y: y(v) + 3});
-    label.textContent = v >= 100 ? v.toFixed(0) : v.toFixed(1);
-    svg.appendChild(label);
-  }
-  const span = svgElement("text", {x: left, y: height - 2});
-  span.textContent = times.length ? `last ${Math.round(t1 - t0)} s` : "waiting for data";
-  svg.appendChild(span);
-  if (guide !== undefined) {
-    svg.appendChild(svgElement("line", {x1: left, x2: width, y1: y(guide), y2: y(guide),
-      stroke: "#d1242f", "stroke-dasharray": "4 3"}));
-  }
-  lines.forEach(([, , data], i) => {
-    if (!data.length) return;
-    const points = data.map((v, j) => `${x(times[j]).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
-    svg.appendChild(svgElement("polyline", {points, fill: "none", stroke: COLORS[i],
-      "stroke-width": 1.6, class: "series"}));
-  });
+// Wall-clock tick labels (the header's clock, the decisions table's times), seconds included.
+const CLOCK = new Intl.DateTimeFormat([], {hour: "2-digit", minute: "2-digit", second: "2-digit",
+                                           hour12: false});
+
+function clockTicks(u, splits) {
+  return splits.map(v => CLOCK.format(new Date(v * 1000)));
 }
 
-function renderDecisions(decisions) {
+function makeChart(id, lines, guide) {
+  const section = document.getElementById(id);
+  section.querySelector(".waiting")?.remove();
+  charts[id]?.destroy();
+  const series = [{label: "time"}];
+  lines.forEach(([, label, style], i) => series.push({
+    label, stroke: COLORS[i % COLORS.length], width: 1.6, points: {show: false},
+    value: (u, v) => v == null ? "–" : (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)),
+    ...(style || {}),
+  }));
+  if (guide) series.push({label: guide.label, ...GUIDE, points: {show: false}});
+  const options = {
+    width: chartWidth(section), height: 180, series,
+    scales: {x: {time: true}, y: {range: (u, low, high) => [0, Math.max(1, high * 1.1)]}},
+    axes: [{stroke: "#5a6477", grid: {stroke: "#eee"}, space: 70, values: clockTicks},
+           {stroke: "#5a6477", grid: {stroke: "#eee"}, size: 48}],
+    legend: {live: true},
+    cursor: {drag: {x: false, y: false}},
+  };
+  const chart = new uPlot(options, [[], ...series.slice(1).map(() => [])], section);
+  chart.ebbKeys = lines.map(([key]) => key).join("|");
+  charts[id] = chart;
+  return chart;
+}
+
+function draw(id, times, lines, guide) {
+  const keys = lines.map(([key]) => key).join("|");
+  const chart = charts[id] && charts[id].ebbKeys === keys ? charts[id] : makeChart(id, lines, guide);
+  const data = [times, ...lines.map(([, , , values]) => values)];
+  if (guide) data.push(times.map(() => guide.value));
+  chart.setData(data);
+}
+
+function renderDecisions(decisions, startedAt) {
   const body = document.getElementById("decisions");
   if (!decisions.length) return;
   body.replaceChildren();
   for (const d of decisions.slice().reverse().slice(0, 15)) {
     const row = document.createElement("tr");
     const direction = d.to > d.from ? "up" : "down";
-    row.innerHTML = `<td>${d.t.toFixed(1)} s</td><td>${d.policy}</td>` +
-      `<td class="${direction}">${d.from} → ${d.to}</td><td></td>`;
+    const at = CLOCK.format(new Date((startedAt + d.t) * 1000));
+    row.innerHTML = `<td>${at}</td><td></td><td class="${direction}">${d.from} → ${d.to}</td>` +
+      "<td></td>";
+    row.children[1].textContent = d.policy;
     row.lastChild.textContent = d.reason;
     body.appendChild(row);
   }
@@ -99,6 +103,26 @@ document.getElementById("auth").addEventListener("submit", event => {
   refresh();
 });
 
+function render(data) {
+  document.getElementById("model").textContent = `model ${data.model}`;
+  document.getElementById("policy").textContent = data.policy ?
+    `autoscaling: ${data.policy}, SLO ${data.slo_ms} ms` : "fixed workers";
+  const startedAt = data.started_at || 0;
+  const columns = data.timeline, times = (columns.t || []).map(t => startedAt + t);
+  for (const [chart, series] of Object.entries(SERIES)) {
+    const guide = chart === "latency" ? {label: `SLO ${data.slo_ms} ms`, value: data.slo_ms}
+                                      : undefined;
+    draw(chart, times, series.map(([key, label, style]) => [key, label, style,
+                                                            columns[key] || []]), guide);
+  }
+  const anomaly = data.anomaly || {};
+  const names = Object.keys(anomaly.scores || {});
+  draw("anomaly", (anomaly.t || []).map(t => startedAt + t),
+       names.map(name => [name, name, undefined, anomaly.scores[name]]),
+       {label: "alert at 4", value: 4});
+  renderDecisions(data.decisions, startedAt);
+}
+
 async function refresh() {
   const status = document.getElementById("status");
   if (!document.getElementById("auth").hidden) return;  // waiting for a key
@@ -113,24 +137,18 @@ async function refresh() {
       return;
     }
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
-    const data = await response.json();
-    document.getElementById("model").textContent = `model ${data.model}`;
-    document.getElementById("policy").textContent = data.policy ?
-      `autoscaling: ${data.policy}, SLO ${data.slo_ms} ms` : "fixed workers";
-    const columns = data.timeline, times = columns.t || [];
-    for (const [chart, series] of Object.entries(SERIES)) {
-      draw(chart, times, series.map(([key, label]) => [key, label, columns[key] || []]),
-           chart === "latency" ? data.slo_ms : undefined);
-    }
-    const anomaly = data.anomaly || {};
-    const names = Object.keys(anomaly.scores || {});
-    draw("anomaly", anomaly.t || [], names.map(name => [name, name, anomaly.scores[name]]), 4);
-    renderDecisions(data.decisions);
-    status.textContent = `updated ${new Date().toLocaleTimeString()}`;
+    render(await response.json());
+    status.textContent = `updated ${CLOCK.format(new Date())}`;
     document.body.dataset.updates = String(Number(document.body.dataset.updates || 0) + 1);
   } catch (error) {
     status.textContent = `no data: ${error}`;
   }
 }
+
+window.addEventListener("resize", () => {
+  for (const [id, chart] of Object.entries(charts)) {
+    chart.setSize({width: chartWidth(document.getElementById(id)), height: 180});
+  }
+});
 refresh();
 setInterval(refresh, 1000);

@@ -45,12 +45,25 @@ class Scale:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicasWriter:
+    """A field manager that owns a Deployment's ``spec.replicas`` (from ``managedFields``)."""
+
+    manager: str
+    operation: str
+    """``Update`` or ``Apply``."""
+    at: float
+    """Wall-clock seconds (epoch) of that manager's last write; 0 when not recorded."""
+    subresource: str = ""
+    """``scale`` when written through ``/scale`` (``kubectl scale``, an HPA)."""
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """One endpoint of an EndpointSlice (one pod), with its conditions."""
 
     address: str
     port: int | None
-    """The slice's port named ``http`` (the first port when none is named so)."""
+    """The slice's port named ``http``, else ``https``, else the first."""
     ready: bool
     serving: bool
     terminating: bool
@@ -58,6 +71,8 @@ class Endpoint:
     """``targetRef.uid`` (the address when the endpoint names no pod)."""
     pod: str | None
     """``targetRef.name`` when the target is a Pod."""
+    scheme: str = "http"
+    """``https`` when the scraped port is named so (``ebb k8s render --tls-secret``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +145,11 @@ class KubeApi(Protocol):
     async def replace_scale(self, namespace: str, deployment: str, replicas: int,
                              resource_version: str) -> Scale:
         """PUT ``/scale`` with ``resource_version``; ``ConflictError`` when it is stale."""
+        ...
+
+    async def replicas_writers(self, namespace: str, deployment: str
+                               ) -> list[ReplicasWriter]:
+        """The field managers that own the Deployment's ``spec.replicas``."""
         ...
 
     async def list_endpoint_slices(self, namespace: str, service: str) -> SliceList: ...

@@ -47,7 +47,8 @@ class ControllerApp:
         self.metrics = ControllerMetrics(self.registry, s.target.deployment)
         self.desired = DesiredPods(s.min_replicas)
         self.directory = PodDirectory(api, s.namespace, s.service)
-        self.scraper = PodScraper(s.scrape_timeout_s)
+        self.scraper = PodScraper(s.scrape_timeout_s, tls=s.scrape,
+                                  server_name=f"{s.service}.{s.namespace}.svc")
         self.view = ScaleView(api, s.namespace, s.target.deployment)
         self.observer = ControllerObserver(
             self.metrics, self.desired, s.min_replicas, s.max_replicas,
@@ -56,7 +57,8 @@ class ControllerApp:
         self.source = ClusterSource(self.directory, self.scraper, self.view, s.slo_ms / 1000,
                                     s.workers_per_pod, self.observer, s.prometheus_url, s.model)
         self.events = EventRecorder(api, s.namespace, regarding(s), s.identity, self.clock)
-        self.guards = Guards(api, s.namespace, s.target, self.events, self.observer)
+        self.guards = Guards(api, s.namespace, s.target, self.events, self.observer,
+                             back_off_s=s.back_off_s)
         self.elector = LeaderElector(
             api, s.namespace, s.lease_name, s.identity, self.clock,
             LeaseTiming(s.lease_duration_s, s.renew_deadline_s, s.retry_period_s),
@@ -65,7 +67,7 @@ class ControllerApp:
             api, s.namespace, s.target.deployment, s.min_replicas, s.max_replicas, self.view,
             self.guards, self.events, self.observer, self.elector.is_leader,
             lambda: self.source.workers_per_pod, lambda: self.source.pods,
-            reason=self._reason, dry_run=s.dry_run)
+            reason=self._reason, dry_run=s.dry_run, start_timeout_s=s.pod_start_timeout_s)
         self.health = HealthState(self.clock.now, max(30.0, 20 * s.interval_s))
         self.http = ControllerHttp(self.registry, self.health)
         self.controller = self._controller(self.source.workers_per_pod)

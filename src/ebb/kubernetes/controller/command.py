@@ -16,7 +16,12 @@ from typing import Any
 
 from ebb.autoscale.policies.registry import DEFAULT_POLICY, POLICY_NAMES, KnobError, parse_knob
 from ebb.kubernetes.controller.api import ApiError
-from ebb.kubernetes.controller.settings import ControllerSettings, SettingsError, Target
+from ebb.kubernetes.controller.settings import (
+    ControllerSettings,
+    ScrapeTls,
+    SettingsError,
+    Target,
+)
 
 
 def register(commands: Any) -> None:
@@ -61,6 +66,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--identity", help="this replica's name in the Lease (default: $POD_NAME, else the "
         "host name and process id)")
     add("--lease-name", default="ebb-controller", help="the Lease for leader election")
+    add("--back-off-s", type=float, default=60.0, help="after another field manager (kubectl "
+        "scale, a GitOps tool) writes spec.replicas, write nothing this long (0: never)")
+    add("--pod-start-timeout-s", type=float, default=300.0, help="no scale-in while pods are "
+        "starting, unless they have been starting this long (stuck Pending, crash-looping)")
+    scrape = parser.add_argument_group("scraping pods that use TLS or API keys")
+    scrape.add_argument("--scrape-ca-file", metavar="FILE", help="CA of the pods' "
+                        "certificates: scrape https (the tls Secret's ca.crt)")
+    scrape.add_argument("--scrape-server-name", metavar="NAME", help="name the pods' "
+                        "certificate carries (default: SERVICE.NAMESPACE.svc)")
+    scrape.add_argument("--scrape-cert-file", metavar="FILE", help="client certificate, for "
+                        "pods that require one (with --scrape-key-file)")
+    scrape.add_argument("--scrape-key-file", metavar="FILE", help="its private key")
+    scrape.add_argument("--scrape-bearer-token-file", metavar="FILE", help="API key with the "
+                        "observe role, sent as a bearer token (re-read when the file changes)")
     add("--lease-duration-s", type=float, default=15.0, help=argparse.SUPPRESS)
     add("--renew-deadline-s", type=float, default=10.0, help=argparse.SUPPRESS)
     add("--retry-period-s", type=float, default=2.0, help=argparse.SUPPRESS)
@@ -93,7 +112,10 @@ def settings_from(args: argparse.Namespace) -> ControllerSettings:
         http_host=args.http_host, keda_port=args.keda_external_scaler_port,
         kubeconfig=args.kubeconfig, identity=identity, lease_name=args.lease_name,
         lease_duration_s=args.lease_duration_s, renew_deadline_s=args.renew_deadline_s,
-        retry_period_s=args.retry_period_s, model=args.model)
+        retry_period_s=args.retry_period_s, model=args.model, back_off_s=args.back_off_s,
+        pod_start_timeout_s=args.pod_start_timeout_s,
+        scrape=ScrapeTls(args.scrape_ca_file, args.scrape_server_name, args.scrape_cert_file,
+                         args.scrape_key_file, args.scrape_bearer_token_file))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -105,6 +127,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for chatty in ("httpx", "httpcore"):  # one line per scrape, twice a second per pod
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     try:
         asyncio.run(_main(settings))
     except (ApiError, OSError) as error:

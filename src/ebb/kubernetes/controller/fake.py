@@ -5,16 +5,19 @@ server; the HTTP fake in the test suite is what the official client is tested ag
 from __future__ import annotations
 
 import queue
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 
 from ebb.kubernetes.controller.api import (
+    FIELD_MANAGER,
     ApiError,
     ConflictError,
     Endpoint,
     EventSpec,
     HpaTarget,
     Lease,
+    ReplicasWriter,
     Scale,
     SliceEvent,
     SliceList,
@@ -33,6 +36,8 @@ class FakeKubeApi:
     faults: dict[str, list[ApiError]] = field(default_factory=dict)
     """By method name: raised, oldest first, by that method's next calls (one each)."""
     writes: list[tuple[str, int]] = field(default_factory=list)
+    owners: dict[str, ReplicasWriter] = field(default_factory=dict)
+    """Who last wrote each Deployment's ``spec.replicas`` (its ``managedFields`` owner)."""
     version: int = 1
     _versions: dict[str, int] = field(default_factory=dict)
     _watch: queue.Queue[SliceEvent] = field(default_factory=queue.Queue)
@@ -47,9 +52,13 @@ class FakeKubeApi:
         self._versions[key] = self.version
         return str(self.version)
 
-    def touch(self, deployment: str, replicas: int) -> None:
-        """Another writer changes the replicas (the next PUT with the old version is a 409)."""
+    def touch(self, deployment: str, replicas: int, manager: str = "kubectl",
+              at: float | None = None) -> None:
+        """Another writer changes the replicas (the next PUT with the old version is a 409)
+        and so owns them, as ``kubectl scale`` would."""
         self.replicas[deployment] = replicas
+        self.owners[deployment] = ReplicasWriter(manager, "Update",
+                                                 time.time() if at is None else at, "scale")
         self._bump(f"scale/{deployment}")
 
     def set_slice(self, name: str, endpoints: tuple[Endpoint, ...]) -> None:
@@ -74,9 +83,16 @@ class FakeKubeApi:
             raise ConflictError("the object has been modified; please apply your changes "
                                 "to the latest version and try again")
         self.replicas[deployment] = replicas
+        self.owners[deployment] = ReplicasWriter(FIELD_MANAGER, "Update", time.time(), "scale")
         self.writes.append((deployment, replicas))
         version = self._bump(f"scale/{deployment}")
         return Scale(deployment, replicas, replicas, f"app={deployment}", version)
+
+    async def replicas_writers(self, namespace: str, deployment: str
+                               ) -> list[ReplicasWriter]:
+        self._fault("replicas_writers")
+        owner = self.owners.get(deployment)
+        return [owner] if owner is not None else []
 
     async def list_endpoint_slices(self, namespace: str, service: str) -> SliceList:
         self._fault("list_endpoint_slices")

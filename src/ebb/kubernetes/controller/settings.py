@@ -47,6 +47,27 @@ class Target:
 
 
 @dataclass(frozen=True, slots=True)
+class ScrapeTls:
+    """How the pods' ``/metrics`` are read when they speak TLS or want an API key (the flags
+    mirror what ``ebb k8s render --tls-secret/--metrics-token-secret`` mounts)."""
+
+    ca_file: str | None = None
+    """CA bundle the pods' certificates must chain to; given: scrape over https."""
+    server_name: str | None = None
+    """Name the certificate must carry (pods are reached by address); default
+    ``SERVICE.NAMESPACE.svc``."""
+    cert_file: str | None = None
+    """Client certificate for pods that require one (mutual TLS), with ``key_file``."""
+    key_file: str | None = None
+    token_file: str | None = None
+    """File holding an API key with the ``observe`` role, sent as a bearer token."""
+
+    @property
+    def https(self) -> bool:
+        return self.ca_file is not None or self.cert_file is not None
+
+
+@dataclass(frozen=True, slots=True)
 class ControllerSettings:
     target: Target
     namespace: str
@@ -74,6 +95,11 @@ class ControllerSettings:
     scrape_timeout_s: float = 1.0
     model: str | None = None
     """Model label for the Prometheus fallback (default: the first model a pod reported)."""
+    back_off_s: float = 60.0
+    """After another field manager writes ``spec.replicas``, write nothing this long."""
+    pod_start_timeout_s: float = 300.0
+    """Pods starting longer than this no longer hold a scale-in back."""
+    scrape: ScrapeTls = field(default_factory=lambda: ScrapeTls())
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_replicas <= self.max_replicas:
@@ -88,8 +114,13 @@ class ControllerSettings:
         for flag, value in checks.items():
             if not (value > 0 and math.isfinite(value)):
                 raise SettingsError(f"{flag} must be a positive number, got {value}")
-        if self.scale_in_delay_s < 0:
-            raise SettingsError("--scale-in-delay-s must not be negative")
+        for flag, value in (("--scale-in-delay-s", self.scale_in_delay_s),
+                            ("--back-off-s", self.back_off_s),
+                            ("--pod-start-timeout-s", self.pod_start_timeout_s)):
+            if not (value >= 0 and math.isfinite(value)):
+                raise SettingsError(f"{flag} must be a number of seconds >= 0, got {value}")
+        if (self.scrape.cert_file is None) != (self.scrape.key_file is None):
+            raise SettingsError("--scrape-cert-file and --scrape-key-file go together")
         if not self.retry_period_s < self.renew_deadline_s < self.lease_duration_s:
             raise SettingsError("need --retry-period-s < --renew-deadline-s < "
                                 "--lease-duration-s")

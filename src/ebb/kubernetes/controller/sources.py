@@ -11,89 +11,26 @@ The policy sees workers: pods x workers per pod.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Protocol
-
-import httpx
 
 from ebb.autoscale.controller import SignalSource
 from ebb.autoscale.sources.counters import GatewayCounters, RateWindow
 from ebb.autoscale.sources.prometheus import PrometheusSource
-from ebb.autoscale.sources.scrape import counters_from_exposition
 from ebb.autoscale.types import ScalingInput
-from ebb.kubernetes.controller.api import ApiError, Endpoint, KubeApi, Scale
+from ebb.kubernetes.controller.api import ApiError, KubeApi, Scale
 from ebb.kubernetes.controller.discovery import PodDirectory
-from ebb.metrics import names
+from ebb.kubernetes.controller.scrape import PodReading, PodScraper
+
+__all__ = ["ClusterSource", "PodReading", "PodScraper", "ScaleView", "ScrapeObserver"]
 
 log = logging.getLogger("ebb.kubernetes.controller")
 
 
-@dataclass(frozen=True, slots=True)
-class PodReading:
-    endpoint: Endpoint
-    counters: GatewayCounters | None
-    """None: the pod did not answer in time (unreported)."""
-    models: frozenset[str] = frozenset()
-
-    @property
-    def work(self) -> int:
-        """Requests queued or in flight on this pod (0 when unknown)."""
-        return self.counters.queue_depth + self.counters.inflight if self.counters else 0
-
-
-def served_models(text: str) -> set[str]:
-    """The models a pod's exposition reports a queue for."""
-    return {line.split('model="', 1)[1].split('"', 1)[0] for line in text.splitlines()
-            if line.startswith(names.QUEUE_DEPTH + "{") and 'model="' in line}
-
-
-def pod_counters(text: str, models: set[str]) -> GatewayCounters:
-    """One pod's counters, summed over every model it serves (pods scale as a whole)."""
-    parts = [counters_from_exposition([text], model) for model in sorted(models)]
-    return GatewayCounters(*(sum(getattr(part, f) for part in parts)
-                             for f in GatewayCounters.__slots__))
-
-
-def metrics_url(endpoint: Endpoint) -> str:
-    host = f"[{endpoint.address}]" if ":" in endpoint.address else endpoint.address
-    return f"http://{host}:{endpoint.port}/metrics"
-
-
 class ScrapeObserver(Protocol):
     def scrape_failed(self, pods: int) -> None: ...
-
-
-class PodScraper:
-    """Reads every endpoint at once, each bounded by ``timeout_s`` in total (a pod that
-    accepts the connection and then hangs cannot stall the tick), at most ``concurrency`` at
-    a time."""
-
-    def __init__(self, timeout_s: float, concurrency: int = 64) -> None:
-        self._timeout_s = timeout_s
-        self._limit = asyncio.Semaphore(concurrency)
-        self._client = httpx.AsyncClient(timeout=timeout_s,
-                                         limits=httpx.Limits(max_connections=concurrency))
-
-    async def _one(self, endpoint: Endpoint) -> PodReading:
-        async with self._limit:
-            try:
-                async with asyncio.timeout(self._timeout_s):
-                    response = await self._client.get(metrics_url(endpoint))
-                    text = response.raise_for_status().text
-                models = served_models(text)
-                return PodReading(endpoint, pod_counters(text, models), frozenset(models))
-            except (TimeoutError, httpx.HTTPError, ValueError) as error:
-                log.debug("scrape of %s failed: %r", endpoint.address, error)
-                return PodReading(endpoint, None)
-
-    async def scrape(self, endpoints: tuple[Endpoint, ...]) -> list[PodReading]:
-        return list(await asyncio.gather(*(self._one(e) for e in endpoints)))
-
-    async def close(self) -> None:
-        await self._client.aclose()
 
 
 class ScaleView:

@@ -5,6 +5,9 @@ Two replicas elect a leader through a Lease named after the release (``<name>-co
 two releases in one namespace never share one), so one writes while the other waits to take over.
 RBAC follows SPEC §2(g), plus ``patch`` on pods: before scaling in, the controller sets
 ``controller.kubernetes.io/pod-deletion-cost`` so the pods with the least queued work go first.
+With ``--tls-secret`` or ``--metrics-token-secret`` the controller scrapes the pods as the
+PodMonitor does: over https trusting ``ca.crt`` and expecting ``NAME.NS.svc``, with the
+observe key as a bearer token.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from ebb.kubernetes.render import meta, monitoring, pod
 from ebb.kubernetes.render.options import RenderOptions
 
 READ = ["get", "list", "watch"]
+SCRAPE_TLS_DIR = "/etc/ebb/scrape-tls"
+SCRAPE_KEY_DIR = "/etc/ebb/scrape-key"
 
 
 def controller_args(options: RenderOptions) -> list[str]:
@@ -32,7 +37,27 @@ def controller_args(options: RenderOptions) -> list[str]:
             "--lease-name", meta.controller_name(options)]
     if options.keda_external:
         args += ["--keda-external-scaler-port", str(meta.CONTROLLER_KEDA_PORT)]
+    if options.tls_secret:
+        args += ["--scrape-ca-file", f"{SCRAPE_TLS_DIR}/ca.crt", "--scrape-server-name",
+                 f"{meta.service_name(options)}.{options.namespace}.svc"]
+    if options.metrics_token_secret:
+        args += ["--scrape-bearer-token-file", f"{SCRAPE_KEY_DIR}/{pod.TOKEN_KEY}"]
     return args
+
+
+def scrape_volumes(options: RenderOptions) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(volumes, volumeMounts)``: of the pods' Secrets, only the CA certificate and the
+    observe key, the controller's part (never the server's private key or keys file)."""
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    for secret, key, name, path in ((options.tls_secret, "ca.crt", "scrape-ca", SCRAPE_TLS_DIR),
+                                    (options.metrics_token_secret, pod.TOKEN_KEY, "scrape-key",
+                                     SCRAPE_KEY_DIR)):
+        if secret:
+            volumes.append({"name": name, "secret": {"secretName": secret, "defaultMode": 0o440,
+                                                     "items": [{"key": key, "path": key}]}})
+            mounts.append({"name": name, "mountPath": path, "readOnly": True})
+    return volumes, mounts
 
 
 def rbac(options: RenderOptions) -> list[dict[str, Any]]:
@@ -89,7 +114,7 @@ def deployment(options: RenderOptions) -> dict[str, Any]:
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"},
                       "limits": {"memory": "256Mi"}},
         "securityContext": pod.container_security_context(),
-        "volumeMounts": [pod.tmp_volume()[1]],
+        "volumeMounts": [pod.tmp_volume()[1], *scrape_volumes(options)[1]],
     }
     spread = {"weight": 100, "podAffinityTerm": {
         "topologyKey": "kubernetes.io/hostname",
@@ -108,7 +133,7 @@ def deployment(options: RenderOptions) -> dict[str, Any]:
                     "affinity": {"podAntiAffinity": {
                         "preferredDuringSchedulingIgnoredDuringExecution": [spread]}},
                     "containers": [container],
-                    "volumes": [pod.tmp_volume()[0]],
+                    "volumes": [pod.tmp_volume()[0], *scrape_volumes(options)[0]],
                 },
             },
         },
