@@ -24,6 +24,7 @@ import grpc
 from _reliability_load import infer_body, infer_message
 
 from ebb.protocol._generated import open_inference_pb2_grpc as pb_grpc
+from tests.app._attack import read_status
 
 INFER = "/v2/models/chaos/infer"
 GRPC_METHOD = "/inference.GRPCInferenceService/ModelInfer"
@@ -184,20 +185,6 @@ def deep_and_odd(port: int, repeat: int) -> Outcome:
         for what, body, headers in cases:
             outcome.expect(post(port, INFER, body, headers)[0], {"400"}, what)
     return outcome
-
-
-def read_status(sock: socket.socket) -> int | None:
-    """The status of the answer on ``sock``; None when it was closed without one."""
-    data = b""
-    try:
-        while b"\r\n" not in data:
-            chunk = sock.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        return None
-    return int(data[9:12]) if data.startswith(b"HTTP/1.1 ") else None
 
 
 def bad_grpc_bytes(target: str, repeat: int) -> Outcome:

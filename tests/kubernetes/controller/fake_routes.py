@@ -45,14 +45,20 @@ def _scale_body(ns: str, name: str, deployment: dict[str, Any]) -> dict[str, Any
             "status": {"replicas": deployment["replicas"], "selector": f"app={name}"}}
 
 
+def _found(server: FakeApiServer, handler: Any, key: tuple[str, str]) -> dict[str, Any] | None:
+    """The Deployment at ``key``, or None after answering 404 as the API server does."""
+    deployment: dict[str, Any] | None = server.state.deployments.get(key)
+    if deployment is None:
+        handler.send_json(404, _status(404, "NotFound", f'deployments.apps "{key[1]}" not found'))
+    return deployment
+
+
 def _scale(server: FakeApiServer, handler: Any, method: str, groups: dict[str, str],
            query: dict[str, str], body: Any) -> None:
     key = (groups["ns"], groups["name"])
     with server.lock:
-        deployment = server.state.deployments.get(key)
+        deployment = _found(server, handler, key)
         if deployment is None:
-            handler.send_json(404, _status(404, "NotFound",
-                                           f'deployments.apps "{key[1]}" not found'))
             return
         if method in ("PUT", "PATCH"):
             given = (body or {}).get("metadata", {}).get("resourceVersion")
@@ -77,10 +83,8 @@ def _deployment(server: FakeApiServer, handler: Any, method: str, groups: dict[s
     """A Deployment reduced to what the controller reads: replicas and their managedFields."""
     key = (groups["ns"], groups["name"])
     with server.lock:
-        deployment = server.state.deployments.get(key)
+        deployment = _found(server, handler, key)
         if deployment is None:
-            handler.send_json(404, _status(404, "NotFound",
-                                           f'deployments.apps "{key[1]}" not found'))
             return
         manager, at = deployment.get("owner", ("kubectl-client-side-apply", 0.0))
         answer = {
