@@ -28,6 +28,11 @@ EVERYTHING = ApiKey("root", "h", frozenset(Role))
     ("POST", "/v1/models/double:predict", (Action.INFER, "double")),
     ("GET", "/v1/models/double", (Action.INFER, "double")),
     ("POST", "/v2/repository/models/double/load", (Action.ADMIN, None)),
+    ("GET", "/v2/models/stats", (Action.OBSERVE, None)),
+    ("GET", "/v2/models/double/stats", (Action.OBSERVE, "double")),
+    ("GET", "/v2/models/double/versions/2/stats", (Action.OBSERVE, "double")),
+    ("POST", "/v2/models/stats/infer", (Action.INFER, "stats")),
+    ("GET", "/v2/models/double/config", (Action.INFER, "double")),
     ("GET", "/v2/health/liveX", (Action.AUTHENTICATED, None)),
     ("GET", "/nothing", (Action.AUTHENTICATED, None)),
 ])
@@ -39,7 +44,8 @@ def test_http_actions(method: str, path: str, expected: tuple[Action, str | None
     ("ServerLive", Action.OPEN), ("ServerReady", Action.OPEN),
     ("ServerMetadata", Action.OBSERVE), ("ModelReady", Action.INFER),
     ("ModelMetadata", Action.INFER), ("ModelInfer", Action.INFER),
-    ("RepositoryModelLoad", Action.ADMIN), ("Nope", Action.AUTHENTICATED)])
+    ("RepositoryModelLoad", Action.ADMIN), ("ModelStatistics", Action.OBSERVE),
+    ("ModelConfig", Action.INFER), ("Nope", Action.AUTHENTICATED)])
 def test_grpc_actions(method: str, expected: Action) -> None:
     assert action_for_grpc(f"/inference.GRPCInferenceService/{method}") is expected
     assert action_for_grpc(f"/other.Service/{method}") is Action.AUTHENTICATED

@@ -2,6 +2,7 @@
 
     action_for_http("POST", "/v2/models/m/infer")   -> Action.INFER, "m"
     action_for_grpc("/inference.GRPCInferenceService/ServerMetadata") -> Action.OBSERVE
+    action_for_http("GET", "/v2/models/stats")      -> Action.OBSERVE, None  (every model's)
     permission(key, Action.INFER, "m")              -> None (allowed) or the reason it is not
 
 Health checks are open (probes carry no keys), and so are the dashboard's page and its static
@@ -37,7 +38,9 @@ _GRPC_ACTIONS = {"ServerLive": Action.OPEN, "ServerReady": Action.OPEN,
                  "ServerMetadata": Action.OBSERVE, "ModelReady": Action.INFER,
                  "ModelMetadata": Action.INFER, "ModelInfer": Action.INFER,
                  "ModelStreamInfer": Action.INFER, "RepositoryIndex": Action.ADMIN,
-                 "RepositoryModelLoad": Action.ADMIN, "RepositoryModelUnload": Action.ADMIN}
+                 "RepositoryModelLoad": Action.ADMIN, "RepositoryModelUnload": Action.ADMIN,
+                 "ModelStatistics": Action.OBSERVE, "ModelConfig": Action.INFER}
+_ALL_STATISTICS = "/v2/models/stats"
 
 
 def action_for_http(method: str, path: str) -> tuple[Action, str | None]:
@@ -45,8 +48,10 @@ def action_for_http(method: str, path: str) -> tuple[Action, str | None]:
     every method on a model path is a model action (the app answers 405 where it should)."""
     if path in _OPEN_PATHS:
         return Action.OPEN, None
-    if path in _OBSERVE_PATHS:
+    if path in _OBSERVE_PATHS or path == _ALL_STATISTICS:
         return Action.OBSERVE, None
+    if path.startswith("/v2/models/") and path.endswith("/stats"):
+        return Action.OBSERVE, path[11:].split("/", 1)[0]  # statistics are observation
     if path.startswith("/v2/models/"):
         return Action.INFER, path[11:].split("/", 1)[0]
     if path.startswith("/v1/models/"):
