@@ -122,6 +122,9 @@ class ServeSettings(BaseSettings):
         "text", description="Log lines as text, or one JSON object per line for log shippers.")
     access_log: bool = Field(False, description="Log one line per request (method, path, "
                              "model, status, latency; REST and gRPC).")
+    asgi_infer: bool = Field(False, description="Send plain JSON infer calls through the ASGI "
+                             "app too. By default they are answered straight from the HTTP "
+                             "parser: same checks, answers and metrics, less CPU per request.")
     cast_inputs: bool = Field(False, description=(
         "Convert an input of another numeric datatype to the declared one when no value "
         "changes beyond the declared type's precision (FP64 -> FP32, INT64 -> INT32 in range, "

@@ -58,8 +58,11 @@ def _ms(seconds: float) -> int:
 
 def browser_guard(settings: ServeSettings) -> Sequence[Middleware]:
     """Outermost middleware: before API keys, so that preflights need none."""
-    return browser_middleware(BrowserPolicy.of(settings.host, settings.allowed_host,
-                                               settings.cors_origin))
+    return browser_middleware(browser_policy(settings))
+
+
+def browser_policy(settings: ServeSettings) -> BrowserPolicy:
+    return BrowserPolicy.of(settings.host, settings.allowed_host, settings.cors_origin)
 
 
 def request_budget(settings: ServeSettings) -> MemoryBudget:

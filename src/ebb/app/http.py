@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
+from ebb.app.fast_infer import FastInfer
 from ebb.app.wire import Wire, WireLimits, protocol_class, sweep
 from ebb.protocol.errorlog import ClientErrorLog
 
@@ -35,12 +36,14 @@ _SWEEP_EVERY_TICKS = 5
 
 
 class HttpServer(uvicorn.Server):
-    def __init__(self, app: Any, tls: SSLContext | None, limits: WireLimits) -> None:
-        """`tls`: serve HTTPS with this context (ours, so that certificate reloads reach it)."""
+    def __init__(self, app: Any, tls: SSLContext | None, limits: WireLimits,
+                 fast: FastInfer | None = None) -> None:
+        """`tls`: serve HTTPS with this context (ours, so that certificate reloads reach it);
+        `fast`: answer plain infer calls without the ASGI layer (``ebb.app.fast_infer``)."""
         factory = None if tls is None else (lambda _config, _default: tls)
         client_errors = ClientErrorLog(logging.getLogger("ebb.http"),
                                        CLIENT_ERROR_LOG_INTERVAL_S, time.monotonic)
-        self.wire = Wire(limits, client_errors)
+        self.wire = Wire(limits, client_errors, fast)
         keep_alive = f"timeout={math.ceil(limits.keep_alive_s)}"
         config = uvicorn.Config(app, http=protocol_class(self.wire), ws="none", lifespan="off",
                                 log_level="warning", access_log=False, server_header=False,

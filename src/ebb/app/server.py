@@ -21,7 +21,8 @@ from ebb import __version__
 from ebb.app.access import access_interceptors, access_middleware
 from ebb.app.background import Background
 from ebb.app.casting import with_casting
-from ebb.app.guards import browser_guard, grpc_options, request_budget, wire_limits
+from ebb.app.fast_infer import FastInfer
+from ebb.app.guards import browser_guard, browser_policy, grpc_options, request_budget, wire_limits
 from ebb.app.heap import settle_heap
 from ebb.app.http import HttpServer
 from ebb.app.logs import log_started
@@ -141,7 +142,7 @@ class EbbServer:
             apply_middleware(self.rest, [*access_middleware(settings.access_log),
                                          *browser_guard(settings), redirect_root,
                                          *self.security.middleware]),
-            self.tls.context if self.tls else None, wire_limits(settings))
+            self.tls.context if self.tls else None, wire_limits(settings), self._fast_infer())
         await self._http.start(http_socket)
         self._grpc = grpc
         await self._grpc.start()
@@ -151,6 +152,14 @@ class EbbServer:
         self.ports = BoundPorts(http_socket.getsockname()[1], grpc_port, notes)
         log_started(self.metadata, self.ports, self._clock.now() - began)
         return self.ports
+
+    def _fast_infer(self) -> FastInfer | None:
+        """The fast infer path, unless middleware must see every infer call (API keys, the
+        access log) or ``--asgi-infer`` turned it off."""
+        settings = self.settings
+        if settings.asgi_infer or settings.access_log or self.security.middleware:
+            return None
+        return FastInfer(self.rest, browser_policy(settings))
 
     def _start_loops(self) -> None:
         background, settings = self.background, self.settings

@@ -24,6 +24,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
+from ebb.app.fast_infer import FastCall, FastInfer
 from ebb.protocol.asgi import Receive, Scope, Send
 from ebb.protocol.errorlog import ClientErrorLog
 
@@ -42,13 +43,16 @@ class WireLimits:
 
 
 class Wire:
-    """What every connection of one server shares: limits, the client-error log, and whether
-    the server is closing (answers then carry ``Connection: close``)."""
+    """What every connection of one server shares: limits, the client-error log, whether the
+    server is closing (answers then carry ``Connection: close``), and the fast infer path
+    (``ebb.app.fast_infer``; None: every request goes through the ASGI app)."""
 
-    def __init__(self, limits: WireLimits, client_errors: ClientErrorLog) -> None:
+    def __init__(self, limits: WireLimits, client_errors: ClientErrorLog,
+                 fast: FastInfer | None = None) -> None:
         self.limits = limits
         self.client_errors = client_errors
         self.closing = False
+        self.fast = fast
 
 
 def protocol_class(wire: Wire) -> type[HttpToolsProtocol]:
@@ -110,7 +114,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self.head_bytes = 0
         self.deadline = self.loop.time() + limits.body_timeout_s
         if refusal is None:
-            super().on_headers_complete()
+            if not self._take_fast():
+                super().on_headers_complete()
         else:
             app, self.app = self.app, refusal
             try:
@@ -120,11 +125,38 @@ class GuardedProtocol(HttpToolsProtocol):
         if self.wire.closing and self.cycle is not None:
             self.cycle.keep_alive = False
 
+    def _take_fast(self) -> bool:
+        """Make this request a ``FastCall`` when the fast path takes it and nothing else on
+        the connection is being answered (pipelined requests queue behind it in uvicorn's
+        pipeline, since it stands in as the connection's cycle)."""
+        fast = self.wire.fast
+        if fast is None or self.pipeline or self.parser.should_upgrade() or not (
+                self.cycle is None or self.cycle.response_complete):
+            return False
+        keep_alive = (self.parser.get_http_version() != "1.0"
+                      and self.parser.should_keep_alive() and not self.wire.closing)
+        call = fast.accept(self, self.parser.get_method(), self.url, self.headers, keep_alive)
+        if call is None:
+            return False
+        self.cycle = call  # type: ignore[assignment]
+        return True
+
+    def on_body(self, body: bytes) -> None:
+        call = self.cycle
+        if isinstance(call, FastCall):
+            call.add_body(body)
+        else:
+            super().on_body(body)
+
     def _head_size(self) -> int:
         return len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
 
     def on_message_complete(self) -> None:
-        super().on_message_complete()
+        call = self.cycle
+        if isinstance(call, FastCall):
+            call.start()
+        else:
+            super().on_message_complete()
         self.reading_head = True
         self.deadline = _NEVER
 

@@ -95,7 +95,9 @@ def _decode_input(raw: Any, index: int, binary: memoryview, offset: int,
         raise InvalidInput(f"input {name!r} needs a 'datatype'")
     shape = _shape(raw.get("shape"), name)
     count = allowance.claim(shape, name)
-    parameters = _parameters(raw.get("parameters"), f"input {name!r}")
+    raw_parameters = raw.get("parameters")
+    parameters = {} if raw_parameters is None else _parameters(raw_parameters,
+                                                                 f"input {name!r}")
     binary_size = parameters.get("binary_data_size")
     if binary_size is not None:
         if not isinstance(binary_size, int) or isinstance(binary_size, bool) or binary_size < 0:
@@ -118,9 +120,7 @@ def _shape(raw: Any, name: str) -> tuple[int, ...]:
     if isinstance(raw, list) and len(raw) > MAX_DIMS:
         raise InvalidInput(f"input {name!r}: shape has {len(raw)} dimensions; at most "
                            f"{MAX_DIMS} are allowed")
-    if not isinstance(raw, list) or not all(
-        isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in raw
-    ):
+    if not isinstance(raw, list) or not all(type(dim) is int and dim >= 0 for dim in raw):
         raise InvalidInput(f"input {name!r}: 'shape' must be a list of non-negative integers")
     return tuple(raw)
 

@@ -37,6 +37,8 @@ log = logging.getLogger("ebb.rest")
 
 Page = Callable[[Scope], Awaitable[tuple[int, bytes, bytes]]]
 """An extra GET route: returns (status, content type, body)."""
+Answer = tuple[int, bytes, bytes, list[tuple[bytes, bytes]]]
+"""(status, content type, body, extra headers)."""
 
 _JSON = b"application/json"
 _OCTETS = b"application/octet-stream"
@@ -111,6 +113,10 @@ class RestApp:
         except Exception as error:
             await _error_response(send, error, scope)
 
+    @property
+    def max_body_bytes(self) -> int:
+        return self._max_body
+
     def _known(self, path: str) -> bool:
         return path in ("/v2", "/v2/", "/v2/health/live", "/v2/health/ready") or path in self._pages
 
@@ -179,6 +185,36 @@ class RestApp:
             else:
                 await _send(send, 200, payload, _OCTETS, [
                     (b"inference-header-content-length", str(json_length).encode())])
+
+    async def answer_infer(self, name: str, version: str, body: bytes,
+                           timeout_header: bytes | None) -> Answer:
+        """An infer call whose JSON body is already read, answered as (status, content type,
+        body, extra headers): the fast front's path (``ebb.app.fast_infer``), which takes only
+        small identity-encoded JSON bodies and leaves everything else to the ASGI app. Same
+        checks, recording and errors as ``_infer``."""
+        try:
+            with self._record(name, "rest"):
+                if name not in self._dispatcher.model_names():
+                    self._dispatcher.metadata(name)  # raises the 404
+                reservation = self._budget.reserve(len(body) * (1 + JSON_EXPANSION))
+                try:
+                    request = decode_infer_request(name, version, body, None)
+                    reservation.shrink_to(len(body))
+                    if timeout_header is not None:
+                        timeout_s = count_header("Ebb-Timeout-Ms", timeout_header) / 1000
+                        if timeout_s:
+                            request = _with_timeout(request, timeout_s)
+                    response = await self._dispatcher.infer(request)
+                    payload, json_length = encode_infer_response(response, request)
+                finally:
+                    reservation.release()
+        except Exception as error:
+            status, message, extra = error_answer(error, "POST", f"/v2/models/{name}/infer")
+            return status, _JSON, message, extra
+        if json_length is None:
+            return 200, _JSON, payload, []
+        return 200, _OCTETS, payload, [(b"inference-header-content-length",
+                                        str(json_length).encode())]
 
     async def _read_request(self, receive: Receive, name: str, version: str,
                             header_length: int | None, encoding: bytes,
@@ -314,16 +350,21 @@ async def _read_body(receive: Receive, limit: int, reservation: Reservation) -> 
 
 
 async def _error_response(send: Send, error: Exception, scope: Scope) -> None:
-    """The one place an error becomes an HTTP answer; unexpected ones are logged, not shown."""
+    status, body, extra = error_answer(error, scope["method"], scope["path"])
+    await _send(send, status, body, extra=extra)
+
+
+def error_answer(error: Exception, method: str, path: str
+                 ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
+    """The one place an error becomes an HTTP answer (status, JSON body, extra headers);
+    unexpected ones are logged, not shown."""
     if not isinstance(error, EbbError):
-        log.error("unexpected error answering %s %s", scope["method"], scope["path"],
-                  exc_info=error)
-        await _send(send, 500, encode_error("internal server error"))
-        return
+        log.error("unexpected error answering %s %s", method, path, exc_info=error)
+        return 500, encode_error("internal server error"), []
     extra = []
     if isinstance(error, Unavailable):
         extra.append((b"retry-after", str(max(1, math.ceil(error.retry_after_s))).encode()))
-    await _send(send, error.http_status, encode_error(error.message), extra=extra)
+    return error.http_status, encode_error(error.message), extra
 
 
 async def _send(send: Send, status: int, body: bytes, content_type: bytes = _JSON,

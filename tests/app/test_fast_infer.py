@@ -1,0 +1,210 @@
+"""The fast infer path (``ebb.app.fast_infer``) in a real ``HttpServer`` over a FakeDispatcher:
+it answers exactly what the ASGI app answers (status, body, headers, recorded status), only
+takes the requests it should, keeps pipelined answers in order, honours ``Connection: close``
+and HTTP/1.0, and survives a client that leaves mid-call."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import socket
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import orjson
+import pytest
+
+from ebb.app.fast_infer import FAST_MAX_BODY, FastInfer, infer_route
+from ebb.app.http import HttpServer
+from ebb.app.wire import WireLimits
+from ebb.core.dispatch import InferenceRecord
+from ebb.core.errors import Unavailable
+from ebb.core.fake_dispatcher import FakeDispatcher
+from ebb.protocol.asgi import Receive, Scope, Send
+from ebb.protocol.browser import BrowserPolicy
+from ebb.protocol.rest import RestApp
+from tests.protocol._inprocess import INFO, ListRecorder, fake_dispatcher
+
+ROW = [1.0, 2.0, 3.0, 4.0]
+GOOD = orjson.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1, 4],
+                                 "data": ROW}]})
+
+
+def test_infer_route() -> None:
+    assert infer_route(b"/v2/models/double/infer") == ("double", "")
+    assert infer_route(b"/v2/models/double/versions/3/infer?x=1") == ("double", "3")
+    for other in (b"/v2/models//infer", b"/v2/models/double/ready", b"/v2/models/a/b/infer",
+                  b"/v2/models/a/versions//infer", b"/v2/models/a%2Fb/infer",
+                  b"/v1/models/double:predict", b"/v2/models/double/infer/x",
+                  "/v2/models/dé/infer".encode()):
+        assert infer_route(other) is None, other
+
+
+@dataclass
+class Served:
+    port: int
+    fake: FakeDispatcher
+    recorder: ListRecorder
+    asgi_calls: list[str]
+    server: HttpServer
+
+
+async def _serve(fast: bool) -> Served:
+    records: list[InferenceRecord] = []
+    fake = fake_dispatcher(records)
+    recorder = ListRecorder()
+    rest = RestApp(fake, INFO, recorder, 1 << 20, {})
+    asgi_calls: list[str] = []
+
+    async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+        asgi_calls.append(scope["path"])
+        await rest(scope, receive, send)
+
+    policy = BrowserPolicy.of("127.0.0.1", (), ())
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = HttpServer(counted, None, WireLimits(), FastInfer(rest, policy) if fast else None)
+    await server.start(sock)
+    return Served(sock.getsockname()[1], fake, recorder, asgi_calls, server)
+
+
+@pytest.fixture
+async def pair() -> AsyncIterator[tuple[Served, Served]]:
+    fast, slow = await _serve(True), await _serve(False)
+    try:
+        yield fast, slow
+    finally:
+        await fast.server.stop()
+        await slow.server.stop()
+
+
+def _post(path: str, body: bytes, *headers: str) -> bytes:
+    lines = [f"POST {path} HTTP/1.1", "Host: 127.0.0.1", f"Content-Length: {len(body)}",
+             *headers]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def _answer(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    status_line, *lines = head.decode().rstrip("\r\n").split("\r\n")
+    headers = {}
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    body = await reader.readexactly(int(headers["content-length"]))
+    return int(status_line.split()[1]), headers, body
+
+
+async def _exchange(port: int, raw: bytes, answers: int = 1
+                    ) -> list[tuple[int, dict[str, str], bytes]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(raw)
+        return [await _answer(reader) for _ in range(answers)]
+    finally:
+        writer.close()
+
+
+CASES = {
+    "good": _post("/v2/models/double/infer", GOOD),
+    "version": _post("/v2/models/double/versions/1/infer", GOOD),
+    "no such version": _post("/v2/models/double/versions/9/infer", GOOD),
+    "unknown model": _post("/v2/models/nope/infer", GOOD),
+    "bad JSON": _post("/v2/models/double/infer", b"{bad"),
+    "wrong shape": _post("/v2/models/double/infer", GOOD.replace(b"[1,4]", b"[2,4]")),
+    "empty body": _post("/v2/models/double/infer", b""),
+    "timeout header": _post("/v2/models/double/infer", GOOD, "Ebb-Timeout-Ms: 5000"),
+    "bad timeout header": _post("/v2/models/double/infer", GOOD, "Ebb-Timeout-Ms: 9" * 30),
+    "gzip": _post("/v2/models/double/infer", gzip.compress(GOOD), "Content-Encoding: gzip"),
+    "page origin": _post("/v2/models/double/infer", GOOD, "Origin: http://a.example",
+                         "Content-Type: application/json"),
+    "other host": _post("/v2/models/double/infer", GOOD).replace(b"Host: 127.0.0.1",
+                                                                  b"Host: evil.example"),
+    "binary output": _post("/v2/models/double/infer", orjson.dumps(
+        {"inputs": orjson.loads(GOOD)["inputs"],
+         "outputs": [{"name": "OUTPUT0", "parameters": {"binary_data": True}}]})),
+}
+SLOW_CASES = {"gzip", "page origin", "other host"}
+
+
+async def test_answers_match_the_asgi_path(pair: tuple[Served, Served]) -> None:
+    fast, slow = pair
+    for case, raw in CASES.items():
+        [got] = await _exchange(fast.port, raw)
+        [want] = await _exchange(slow.port, raw)
+        assert got == want, case
+        assert got[0] != 500, case
+    assert fast.recorder.calls == slow.recorder.calls
+    assert len(fast.asgi_calls) == len(SLOW_CASES), fast.asgi_calls  # the rest never did
+
+
+async def test_overload_is_refused_with_retry_after(pair: tuple[Served, Served]) -> None:
+    fast, _ = pair
+    fast.fake.error = Unavailable("queue full (1 requests waiting); retry later", 2.0)
+    [(status, headers, body)] = await _exchange(fast.port, CASES["good"])
+    assert status == 503 and headers["retry-after"] == "2"
+    assert b"queue full" in body and fast.asgi_calls == []
+
+
+async def test_large_bodies_take_the_asgi_path(pair: tuple[Served, Served]) -> None:
+    fast, _ = pair
+    padded = GOOD[:-1] + b',"pad":"' + b"x" * FAST_MAX_BODY + b'"}'
+    [(status, _, _)] = await _exchange(fast.port, _post("/v2/models/double/infer", padded))
+    assert status == 200 and fast.asgi_calls == ["/v2/models/double/infer"]
+
+
+async def test_pipelined_answers_keep_their_order(pair: tuple[Served, Served]) -> None:
+    fast, _ = pair
+    raw = b"".join([
+        _post("/v2/models/double/infer", GOOD),
+        b"GET /v2/health/live HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+        _post("/v2/models/nope/infer", GOOD),
+        _post("/v2/models/double/infer", GOOD, "Connection: close"),
+    ])
+    reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
+    writer.write(raw)
+    answers = [await _answer(reader) for _ in range(4)]
+    assert [status for status, _, _ in answers] == [200, 200, 404, 200]
+    assert orjson.loads(answers[0][2])["outputs"][0]["data"] == [2.0, 4.0, 6.0, 8.0]
+    assert answers[1][2] == b'{"live":true}'
+    assert answers[3][1]["connection"] == "close"
+    assert await asyncio.wait_for(reader.read(), 5) == b""  # closed after the last answer
+    writer.close()
+
+
+async def test_http_1_0_is_answered_and_closed(pair: tuple[Served, Served]) -> None:
+    fast, _ = pair
+    raw = CASES["good"].replace(b"HTTP/1.1", b"HTTP/1.0")
+    reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
+    writer.write(raw)
+    status, headers, _ = await _answer(reader)
+    assert status == 200 and headers["connection"] == "close"
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
+    assert fast.asgi_calls == []
+
+
+async def test_a_client_leaving_mid_call_harms_nothing(pair: tuple[Served, Served]) -> None:
+    fast, _ = pair
+    fast.fake.hang = True
+    _reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
+    writer.write(_post("/v2/models/double/infer", GOOD, "Ebb-Timeout-Ms: 200"))
+    await asyncio.sleep(0.05)
+    writer.close()
+    await asyncio.sleep(0.4)  # the call ends at its deadline with nobody to answer
+    assert fast.recorder.calls[-1] == ("double", "rest", 504)
+    fast.fake.hang = False
+    [(status, _, _)] = await _exchange(fast.port, CASES["good"])
+    assert status == 200
+
+
+async def test_shutdown_closes_after_the_answer_in_flight(pair: tuple[Served, Served]) -> None:
+    fast, _ = pair
+    fast.fake.hang = True
+    reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
+    writer.write(_post("/v2/models/double/infer", GOOD, "Ebb-Timeout-Ms: 300"))
+    await asyncio.sleep(0.05)
+    fast.server.close_idle()  # the busy connection is kept until its answer
+    status, headers, _ = await _answer(reader)
+    assert status == 504 and headers["connection"] == "close"
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    writer.close()
