@@ -49,7 +49,8 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("security + middleware", ("ebb/security/", "ebb/protocol/asgi.py", "ebb/inference_log/")),
     ("REST app routing", ("ebb/protocol/rest.py",)),
     ("gRPC server (grpc.aio)", ("grpc/aio/", "grpc/_cython", "grpc_server.py")),
-    ("HTTP server (uvicorn)", ("uvicorn/", "httptools", "ebb/app/wire.py")),
+    ("HTTP server (uvicorn, ebb.app.wire, ebb.app.fast_infer)",
+     ("uvicorn/", "httptools", "ebb/app/wire.py", "ebb/app/fast_infer.py")),
 )
 """Phase of a sample: the first phase (in this order) any frame of the stack names, innermost
 frame first; a frame names a phase when its ``file:function`` contains one of the strings.
