@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from _serving_load import LoadResult
 
 RAW_ASGI, RAW_GRPC = "raw ASGI", "raw grpc.aio"
+RAW_PROTOCOL = "lean Python"  # bench/raw_protocol.py
 TRITON = "Triton"
 EBB_BEFORE = "Ebb before"
 QUIET_THRESHOLD = 0.10  # CPUs' worth of time other processes may use while we measure
@@ -25,7 +26,7 @@ class Case:
     """One measurement: which run, server, protocol and concurrency."""
 
     run: str  # "double" or "batching"
-    server: str  # "Ebb", EBB_BEFORE, TRITON, "KServe", RAW_ASGI or RAW_GRPC
+    server: str  # "Ebb", EBB_BEFORE, TRITON, "KServe", RAW_ASGI, RAW_GRPC or RAW_PROTOCOL
     protocol: str  # "REST" or "gRPC"
     connections: int
 
@@ -152,6 +153,11 @@ def _ceiling_lines(rows: Sequence[Row], top: int) -> list[str]:
         share = ebb_rest.result.rps / raw_rest.result.rps
         lines.append(f"- stretch, REST c{top}: {share:.0%} of the raw ASGI ceiling (target ≥ 50 %) "
                      f"{_verdict(share >= 0.5)}")
+    lean = find(rows, "double", RAW_PROTOCOL, "REST", top)
+    if ebb_rest and lean:
+        lines.append(f"- context, REST c{top}: a lean Python path with a queue and a batcher "
+                     f"(bench/raw_protocol.py) reaches {lean.result.rps:,.0f} req/s; Ebb gets "
+                     f"{ebb_rest.result.rps / lean.result.rps:.0%} of it")
     raw_grpc = find(rows, "double", RAW_GRPC, "gRPC", top)
     ebb_grpc = find(rows, "double", "Ebb", "gRPC", top)
     if raw_grpc and ebb_grpc:

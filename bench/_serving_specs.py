@@ -10,7 +10,7 @@ from pathlib import Path
 
 import triton_setup
 from _serving_procs import ServerSpec, free_port
-from _serving_report import EBB_BEFORE, RAW_ASGI, RAW_GRPC, TRITON
+from _serving_report import EBB_BEFORE, RAW_ASGI, RAW_GRPC, RAW_PROTOCOL, TRITON
 
 BENCH = Path(__file__).resolve().parent
 SLEEP_MS, PER_ITEM_MS = 2.0, 0.05
@@ -61,3 +61,9 @@ def raw_grpc_spec() -> ServerSpec:
     grpc_port = free_port()
     argv = [sys.executable, str(BENCH / "raw_grpc.py"), "--port", str(grpc_port)]
     return ServerSpec(RAW_GRPC, argv, None, grpc_port)
+
+
+def raw_protocol_spec() -> ServerSpec:
+    http = free_port()
+    argv = [sys.executable, str(BENCH / "raw_protocol.py"), "--port", str(http)]
+    return ServerSpec(RAW_PROTOCOL, argv, http, None)

@@ -10,7 +10,8 @@ load generator runs on CPU 1, closed loop, one request in flight per connection:
 - ``double`` (FP32 [1,16] -> x2) over REST, with wrk: Ebb (``ebb serve builtin:double``), Triton
   2.51 with the same model in its python backend (``bench/triton_setup.py``: dynamic batching, no
   queue delay), KServe (``bench/kserve_double.py``: its FastAPI app under uvicorn on 127.0.0.1,
-  per-request logging off) and a raw uvicorn+httptools+orjson ASGI app (``bench/raw_asgi.py``);
+  per-request logging off), a raw uvicorn+httptools+orjson ASGI app (``bench/raw_asgi.py``)
+  and a lean Python path with a queue and a batcher but no ASGI (``bench/raw_protocol.py``);
 - ``double`` over gRPC, with h2load posting ``ModelInfer`` frames: Ebb, Triton, KServe and a bare
   grpc.aio handler (``bench/raw_grpc.py``), the bound under Ebb and KServe (both build on it);
 - ``batching``: a model costing 2 ms + 0.05 ms per row, REST at c64: Ebb with dynamic batching
@@ -81,6 +82,7 @@ from _serving_report import (
     QUIET_THRESHOLD,
     RAW_ASGI,
     RAW_GRPC,
+    RAW_PROTOCOL,
     TRITON,
     Case,
     Row,
@@ -96,6 +98,7 @@ from _serving_specs import (
     kserve_spec,
     raw_asgi_spec,
     raw_grpc_spec,
+    raw_protocol_spec,
     triton_spec,
 )
 
@@ -247,12 +250,12 @@ def serve_and_measure(bench: Bench, spec: ServerSpec, model: str, cases: Sequenc
 
 def cases_for(bench: Bench, run: str, server: str) -> list[Case]:
     if run == "batching":
-        if "batching" not in bench.runs or server in (RAW_ASGI, RAW_GRPC):
+        if "batching" not in bench.runs or server in (RAW_ASGI, RAW_GRPC, RAW_PROTOCOL):
             return []
         return [Case("batching", server, "REST", bench.batching_connections)]
     protocols = [p for p, key in (("REST", "rest"), ("gRPC", "grpc")) if key in bench.runs]
-    if server in (RAW_ASGI, RAW_GRPC):
-        protocols = [p for p in protocols if p == ("REST" if server == RAW_ASGI else "gRPC")]
+    if server in (RAW_ASGI, RAW_GRPC, RAW_PROTOCOL):
+        protocols = [p for p in protocols if p == ("gRPC" if server == RAW_GRPC else "REST")]
     return [Case("double", server, protocol, connections)
             for protocol in protocols for connections in bench.connections]
 
@@ -279,6 +282,8 @@ def run_all(bench: Bench, others: Others) -> list[Row]:
     if "raw" in bench.servers:
         rows += serve_and_measure(bench, raw_asgi_spec(), "double",
                                   cases_for(bench, "double", RAW_ASGI))
+        rows += serve_and_measure(bench, raw_protocol_spec(), "double",
+                                  cases_for(bench, "double", RAW_PROTOCOL))
         rows += serve_and_measure(bench, raw_grpc_spec(), "double",
                                   cases_for(bench, "double", RAW_GRPC))
     if "ebb" in bench.servers:
