@@ -183,12 +183,19 @@ async def test_http_1_0_is_answered_and_closed(pair: tuple[Served, Served]) -> N
     assert fast.asgi_calls == []
 
 
+async def _hung_call(served: Served, timeout_ms: int
+                     ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A call the model never answers, ended by its deadline; sent and under way."""
+    served.fake.hang = True
+    reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+    writer.write(_post("/v2/models/double/infer", GOOD, f"Ebb-Timeout-Ms: {timeout_ms}"))
+    await asyncio.sleep(0.05)
+    return reader, writer
+
+
 async def test_a_client_leaving_mid_call_harms_nothing(pair: tuple[Served, Served]) -> None:
     fast, _ = pair
-    fast.fake.hang = True
-    _reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
-    writer.write(_post("/v2/models/double/infer", GOOD, "Ebb-Timeout-Ms: 200"))
-    await asyncio.sleep(0.05)
+    _reader, writer = await _hung_call(fast, 200)
     writer.close()
     await asyncio.sleep(0.4)  # the call ends at its deadline with nobody to answer
     assert fast.recorder.calls[-1] == ("double", "rest", 504)
@@ -199,10 +206,7 @@ async def test_a_client_leaving_mid_call_harms_nothing(pair: tuple[Served, Serve
 
 async def test_shutdown_closes_after_the_answer_in_flight(pair: tuple[Served, Served]) -> None:
     fast, _ = pair
-    fast.fake.hang = True
-    reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
-    writer.write(_post("/v2/models/double/infer", GOOD, "Ebb-Timeout-Ms: 300"))
-    await asyncio.sleep(0.05)
+    reader, writer = await _hung_call(fast, 300)
     fast.server.close_idle()  # the busy connection is kept until its answer
     status, headers, _ = await _answer(reader)
     assert status == 504 and headers["connection"] == "close"

@@ -174,17 +174,11 @@ class RestApp:
             try:
                 request = await self._read_request(receive, name, version, header_length,
                                                    encoding, reservation)
-                if timeout_s is not None:
-                    request = _with_timeout(request, timeout_s)
-                response = await self._dispatcher.infer(request)
-                payload, json_length = encode_infer_response(response, request)
+                payload, json_length = await self._run(request, timeout_s)
             finally:
                 reservation.release()
-            if json_length is None:
-                await _send(send, 200, payload)
-            else:
-                await _send(send, 200, payload, _OCTETS, [
-                    (b"inference-header-content-length", str(json_length).encode())])
+            content_type, extra = _content_of(json_length)
+            await _send(send, 200, payload, content_type, extra)
 
     async def answer_infer(self, name: str, version: str, body: bytes,
                            timeout_header: bytes | None) -> Answer:
@@ -196,25 +190,28 @@ class RestApp:
             with self._record(name, "rest"):
                 if name not in self._dispatcher.model_names():
                     self._dispatcher.metadata(name)  # raises the 404
+                timeout_s = None if timeout_header is None else count_header(
+                    "Ebb-Timeout-Ms", timeout_header) / 1000
                 reservation = self._budget.reserve(len(body) * (1 + JSON_EXPANSION))
                 try:
                     request = decode_infer_request(name, version, body, None)
                     reservation.shrink_to(len(body))
-                    if timeout_header is not None:
-                        timeout_s = count_header("Ebb-Timeout-Ms", timeout_header) / 1000
-                        if timeout_s:
-                            request = _with_timeout(request, timeout_s)
-                    response = await self._dispatcher.infer(request)
-                    payload, json_length = encode_infer_response(response, request)
+                    payload, json_length = await self._run(request, timeout_s)
                 finally:
                     reservation.release()
         except Exception as error:
             status, message, extra = error_answer(error, "POST", f"/v2/models/{name}/infer")
             return status, _JSON, message, extra
-        if json_length is None:
-            return 200, _JSON, payload, []
-        return 200, _OCTETS, payload, [(b"inference-header-content-length",
-                                        str(json_length).encode())]
+        content_type, extra = _content_of(json_length)
+        return 200, content_type, payload, extra
+
+    async def _run(self, request: InferRequest, timeout_s: float | None
+                   ) -> tuple[bytes, int | None]:
+        """Infer (with the client's ``Ebb-Timeout-Ms`` when it gave one) and encode."""
+        if timeout_s:
+            request = _with_timeout(request, timeout_s)
+        response = await self._dispatcher.infer(request)
+        return encode_infer_response(response, request)
 
     async def _read_request(self, receive: Receive, name: str, version: str,
                             header_length: int | None, encoding: bytes,
@@ -266,6 +263,13 @@ class RestApp:
                 reservation.release()
             predictions: Any = response.outputs[0].data.tolist()
             await _send(send, 200, dumps({"predictions": predictions}))
+
+
+def _content_of(json_length: int | None) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """Content type and extra headers of an infer answer: JSON, or JSON + binary tensors."""
+    if json_length is None:
+        return _JSON, []
+    return _OCTETS, [(b"inference-header-content-length", str(json_length).encode())]
 
 
 def _v1_instances(body: bytes) -> list[Any]:
