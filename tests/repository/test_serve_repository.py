@@ -79,6 +79,10 @@ def test_statistics_count_each_version(client: httpx.Client) -> None:
     assert after["queue"]["count"] >= 3 and after["compute_infer"]["ns"] > 0
     assert stats[0]["inference_count"] == before["inference_count"] + 3
     assert stats[0]["last_inference"] > 0
+    batches = stats[0]["batch_stats"]  # by rows per batch: every execution in one of them
+    assert batches and all(b["batch_size"] >= 1 and b["compute_infer"]["ns"] > 0 for b in batches)
+    assert sum(b["compute_infer"]["count"] for b in batches) == stats[0]["execution_count"]
+    assert [b["batch_size"] for b in batches] == sorted(b["batch_size"] for b in batches)
     every = client.get("/v2/models/stats").json()["model_stats"]
     assert {(s["name"], s["version"]) for s in every} == {
         ("double", "2"), ("double", "3"), ("scorer", "1"), ("slow", "1")}

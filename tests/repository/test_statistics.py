@@ -6,9 +6,9 @@ import numpy as np
 
 from ebb.core.dispatch import InferenceRecord
 from ebb.core.errors import InvalidInput
-from ebb.core.repository import Duration
+from ebb.core.repository import BatchStatistics, Duration
 from ebb.core.types import InferRequest, InferResponse, Tensor
-from ebb.repository.statistics import StatisticsBook
+from ebb.repository.statistics import StatisticsBook, batch_statistics
 
 X = (Tensor("x", "FP32", np.zeros((1, 4), np.float32)),)
 
@@ -48,3 +48,12 @@ def test_unknown_names_make_no_series() -> None:
     book.forget("m")
     book(_record("1", ok=True))
     assert book.report("m", "1").inference_count == 0
+
+
+def test_batches_by_size_smallest_first() -> None:
+    by_size = {8: [2, 0.5], 1: [3, 0.25]}
+    book = StatisticsBook(lambda name: "1", lambda name, version: 5,
+                          lambda name, version: batch_statistics(by_size))
+    book.start("m", "1")
+    assert book.report("m", "1").batches == (
+        BatchStatistics(1, Duration(3, 250_000_000)), BatchStatistics(8, Duration(2, 500_000_000)))

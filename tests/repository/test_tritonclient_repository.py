@@ -94,6 +94,10 @@ def test_statistics(results: dict[str, Results], protocol: str) -> None:
     assert int(inference["success"]["ns"]) > 0
     assert int(inference["queue"]["count"]) >= 1
     assert int(inference["compute_infer"]["count"]) >= 1
+    batches = stats[0]["batch_stats"]
+    assert batches and all(int(b["batch_size"]) >= 1 for b in batches)
+    assert sum(int(b["compute_infer"]["count"]) for b in batches) == int(
+        stats[0]["execution_count"])
     every = value(results[protocol], "stats_all")["model_stats"]
     assert {(s["name"], s["version"]) for s in every} >= {("double", "2"), ("double", "3")}
 

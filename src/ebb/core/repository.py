@@ -38,6 +38,15 @@ class Duration:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchStatistics:
+    """Batches of one size (rows) a version ran, and the worker time they took (Triton's
+    ``batch_stats``; input and output are not timed apart)."""
+
+    batch_size: int
+    compute_infer: Duration
+
+
+@dataclass(frozen=True, slots=True)
 class VersionStatistics:
     """What a model version did since it was loaded, as Triton's statistics extension says it.
 
@@ -55,6 +64,8 @@ class VersionStatistics:
     fail: Duration
     queue: Duration
     compute_infer: Duration
+    batches: tuple[BatchStatistics, ...] = ()
+    """By batch size, smallest first."""
 
 
 @dataclass(frozen=True, slots=True)

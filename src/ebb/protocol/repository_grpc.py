@@ -78,6 +78,11 @@ def _add_statistics(message: Any, item: VersionStatistics) -> None:
     for unmeasured in (stats.compute_input, stats.compute_output, stats.cache_hit,
                        stats.cache_miss):
         _duration(unmeasured, Duration())
+    for batch in item.batches:
+        entry = message.batch_stats.add(batch_size=batch.batch_size)
+        _duration(entry.compute_infer, batch.compute_infer)
+        for unmeasured in (entry.compute_input, entry.compute_output):
+            _duration(unmeasured, Duration())
 
 
 def _config_message(config: ModelConfiguration) -> Any:

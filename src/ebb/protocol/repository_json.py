@@ -44,7 +44,10 @@ def statistics_json(stats: list[VersionStatistics]) -> dict[str, Any]:
             "queue": _duration(item.queue), "compute_input": zero,
             "compute_infer": _duration(item.compute_infer), "compute_output": zero,
             "cache_hit": zero, "cache_miss": zero},
-        "batch_stats": []} for item in stats]}
+        "batch_stats": [{
+            "batch_size": batch.batch_size, "compute_input": zero,
+            "compute_infer": _duration(batch.compute_infer), "compute_output": zero}
+            for batch in item.batches]} for item in stats]}
 
 
 def dims(spec: TensorSpec, max_batch_size: int) -> list[int]:

@@ -22,6 +22,7 @@ from ebb.core.repository import (
     READY,
     UNAVAILABLE,
     UNLOADING,
+    BatchStatistics,
     IndexEntry,
     ModelConfiguration,
     VersionStatistics,
@@ -31,7 +32,7 @@ from ebb.repository.config import RepositoryError, check_declared
 from ebb.repository.dispatcher import RepositoryDispatcher, served_key
 from ebb.repository.layout import ModelPlan, Scan
 from ebb.repository.pipeline import link
-from ebb.repository.statistics import StatisticsBook
+from ebb.repository.statistics import StatisticsBook, batch_statistics
 from ebb.serving.dispatcher import ServedModel
 
 log = logging.getLogger("ebb.repository")
@@ -64,7 +65,8 @@ class ModelRepository:
         self._host = host
         self.dispatcher = dispatcher
         self.drain_timeout_s = drain_timeout_s
-        self.stats = StatisticsBook(dispatcher.latest_version, self._executions)
+        self.stats = StatisticsBook(dispatcher.latest_version, self._executions,
+                                    self._batches)
         self.plans: dict[str, ModelPlan] = {}
         """The loaded models' plans."""
         self._keys: dict[str, dict[str, str]] = {}
@@ -128,6 +130,12 @@ class ModelRepository:
     def _executions(self, name: str, version: str) -> int:
         key = self._keys.get(name, {}).get(version)
         return self.dispatcher.models[key].stats.batches if key is not None else 0
+
+    def _batches(self, name: str, version: str) -> tuple[BatchStatistics, ...]:
+        key = self._keys.get(name, {}).get(version)
+        if key is None:
+            return ()
+        return batch_statistics(self.dispatcher.models[key].stats.by_batch_size)
 
     def _lock(self, name: str) -> asyncio.Lock:
         return self._locks.setdefault(name, asyncio.Lock())

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ebb.core.dispatch import InferenceRecord
-from ebb.core.repository import Duration, VersionStatistics
+from ebb.core.repository import BatchStatistics, Duration, VersionStatistics
 
 _NS = 1_000_000_000
 
@@ -32,13 +32,17 @@ class StatisticsBook:
     """Counts by (model, version), kept while the version is loaded.
 
     ``latest`` names the version a request without one went to (it failed before an answer
-    said so); ``executions`` reads a version's batch count from serving.
+    said so); ``executions`` reads a version's batch count from serving, ``batches`` its
+    batches by size.
     """
 
     def __init__(self, latest: Callable[[str], str | None],
-                 executions: Callable[[str, str], int]) -> None:
+                 executions: Callable[[str, str], int],
+                 batches: Callable[[str, str], tuple[BatchStatistics, ...]] = lambda n, v: ()
+                 ) -> None:
         self._latest = latest
         self._executions = executions
+        self._batches = batches
         self._counts: dict[tuple[str, str], _Counts] = {}
 
     def start(self, name: str, version: str) -> None:
@@ -80,7 +84,14 @@ class StatisticsBook:
             success=Duration(counts.success, _ns(counts.success_s)),
             fail=Duration(counts.fail, _ns(counts.fail_s)),
             queue=Duration(counts.computed, _ns(counts.queue_s)),
-            compute_infer=Duration(counts.computed, _ns(counts.compute_s)))
+            compute_infer=Duration(counts.computed, _ns(counts.compute_s)),
+            batches=self._batches(name, version))
+
+
+def batch_statistics(by_size: dict[int, list[float]]) -> tuple[BatchStatistics, ...]:
+    """``ModelStats.by_batch_size`` as the extension reports it, smallest batch first."""
+    return tuple(BatchStatistics(size, Duration(int(count), _ns(seconds)))
+                 for size, (count, seconds) in sorted(by_size.items()))
 
 
 def _ns(seconds: float) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -21,6 +21,9 @@ class ModelStats:
     batches: int = 0
     batch_seconds: float = 0.0
     """Wall time workers spent running batches."""
+    by_batch_size: dict[int, list[float]] = field(default_factory=dict)
+    """Rows in a batch -> [batches run, their seconds]: the statistics extension's batch_stats
+    (bumped once per batch, never per request)."""
     worker_restarts: int = 0
     poison_requests: int = 0
     """Requests answered 500 because they made a worker die while running alone."""

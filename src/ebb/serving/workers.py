@@ -215,11 +215,19 @@ class WorkerHandle:
             pool.inflight -= len(batch)
         kind, payload, seconds, arena_size = reply
         now = loop.time()
-        pool.stats.batches += 1
-        pool.stats.batch_seconds += seconds
-        pool.stats.completions += len(batch)
-        pool.observer.batch_done(pool.model, len(batch), sum(item.rows for item in batch),
-                                 seconds, [now - item.enqueued_at - seconds for item in batch])
+        rows = sum(item.rows for item in batch)
+        stats = pool.stats
+        stats.batches += 1
+        stats.batch_seconds += seconds
+        stats.completions += len(batch)
+        sized = stats.by_batch_size.get(rows)
+        if sized is None:
+            stats.by_batch_size[rows] = [1, seconds]
+        else:
+            sized[0] += 1
+            sized[1] += seconds
+        pool.observer.batch_done(pool.model, len(batch), rows, seconds,
+                                 [now - item.enqueued_at - seconds for item in batch])
         if kind != "ok":
             message, trace = payload  # the traceback is for this log only, never a client
             log.error("model %s: a batch of %d failed (500): %s\n%s", pool.model, len(batch),
