@@ -74,6 +74,16 @@ def test_openapi_document_is_served(client: httpx.Client) -> None:
     document = client.get("/openapi.json").json()
     assert document["openapi"].startswith("3.")
     assert "/v2/models/{model_name}/infer" in document["paths"]
+    assert {"/v2/repository/index", "/v2/repository/models/{model_name}/load",
+            "/v2/repository/models/{model_name}/unload", "/v2/models/stats",
+            "/v2/models/{model_name}/stats", "/v2/models/{model_name}/config",
+            "/v2/models/{model_name}/versions/{model_version}/config"} <= set(document["paths"])
+
+
+def test_a_wrong_method_on_a_repository_route_names_the_right_one(client: httpx.Client) -> None:
+    response = client.get("/v2/repository/index")
+    assert "takes POST" in _error(response, 405)
+    assert response.headers["allow"] == "POST"
 
 
 def test_body_over_the_limit_is_413(tmp_path: Path) -> None:

@@ -115,7 +115,50 @@ def _paths() -> dict[str, Any]:
                 s500=_error("The model raised"), s504=_error("Deadline passed"))}},
         "/metrics": {"get": {"summary": "Prometheus metrics (OpenMetrics when asked)",
                              "responses": _responses(s200={"description": "Metrics"})}},
+        **_repository_paths(),
     }
+
+
+def _repository_paths() -> dict[str, Any]:
+    """Triton's repository, statistics and configuration extensions (``repository_routes``)."""
+    any_object = {"description": "OK", "content": {"application/json": {"schema": {
+        "type": "object"}}}}
+    index = {"description": "OK", "content": {"application/json": {"schema": {
+        "type": "array", "items": {"type": "object", "required": ["name", "state"],
+                                   "properties": {"name": {"type": "string"},
+                                                  "version": {"type": "string"},
+                                                  "state": {"type": "string"},
+                                                  "reason": {"type": "string"}}}}}}}
+    change = {"requestBody": {"required": False, "content": {"application/json": {"schema": {
+        "type": "object", "properties": {"parameters": {"type": "object"}}}}}},
+        "parameters": [_MODEL],
+        "responses": _responses(s200={"description": "Done"}, s400=_ERROR, s404=_ERROR,
+                                s413=_ERROR)}
+    paths: dict[str, Any] = {
+        "/v2/repository/index": {"post": {
+            "summary": "Models in the repository and their state",
+            "requestBody": {"required": False, "content": {"application/json": {"schema": {
+                "type": "object", "properties": {"ready": {"type": "boolean"}}}}}},
+            "responses": _responses(s200=index, s400=_ERROR, s413=_ERROR)}},
+        "/v2/repository/models/{model_name}/load": {"post": {
+            "summary": "Load a model (admin role with --auth-keys-file)", **change}},
+        "/v2/repository/models/{model_name}/unload": {"post": {
+            "summary": "Unload a model after its queued and running requests are answered "
+                       "(admin role with --auth-keys-file)", **change}},
+        "/v2/models/stats": {"get": {"summary": "Statistics of every model version",
+                                     "responses": _responses(s200=any_object)}},
+    }
+    for prefix, params in (("/v2/models/{model_name}", [_MODEL]),
+                           ("/v2/models/{model_name}/versions/{model_version}",
+                            [_MODEL, _VERSION])):
+        paths[f"{prefix}/stats"] = {"get": {"summary": "Model statistics", "parameters": params,
+                                            "responses": _responses(s200=any_object,
+                                                                    s404=_ERROR)}}
+        paths[f"{prefix}/config"] = {"get": {"summary": "Model configuration",
+                                             "parameters": params,
+                                             "responses": _responses(s200=any_object,
+                                                                     s404=_ERROR)}}
+    return paths
 
 
 def _schemas() -> dict[str, Any]:

@@ -26,8 +26,14 @@ _REPOSITORY = "/v2/repository/"
 
 
 class MethodNotAllowed(EbbError):
+    """Answered 405 with ``Allow`` naming the one method the route takes."""
+
     http_status = 405
     grpc_status = "UNIMPLEMENTED"
+
+    def __init__(self, message: str, allow: str) -> None:
+        super().__init__(message)
+        self.allow = allow
 
 
 class RepositoryRoutes:
@@ -84,7 +90,7 @@ class RepositoryRoutes:
 
 def _require(method: str, wanted: str, path: str) -> None:
     if method != wanted:
-        raise MethodNotAllowed(f"{path} takes {wanted}")
+        raise MethodNotAllowed(f"{path} takes {wanted}", wanted)
 
 
 def _not_found(path: str) -> EbbError:

@@ -31,7 +31,7 @@ from ebb.protocol.codec import decode_infer_request, dumps, encode_error, encode
 from ebb.protocol.info import ServerInfo
 from ebb.protocol.limits import MAX_DIMS, count_header
 from ebb.protocol.recording import InferRecording
-from ebb.protocol.repository_routes import RepositoryRoutes
+from ebb.protocol.repository_routes import MethodNotAllowed, RepositoryRoutes
 
 log = logging.getLogger("ebb.rest")
 
@@ -368,6 +368,8 @@ def error_answer(error: Exception, method: str, path: str
     extra = []
     if isinstance(error, Unavailable):
         extra.append((b"retry-after", str(max(1, math.ceil(error.retry_after_s))).encode()))
+    elif isinstance(error, MethodNotAllowed):
+        extra.append((b"allow", error.allow.encode()))
     return error.http_status, encode_error(error.message), extra
 
 
