@@ -30,6 +30,18 @@ class ModelStats:
     watchdog_kills: int = 0
     """Workers killed because their batch ran past its deadline or the runtime limit."""
 
+    def batch_ran(self, requests: int, rows: int, seconds: float) -> None:
+        """A worker answered a batch (success or model error)."""
+        self.batches += 1
+        self.batch_seconds += seconds
+        self.completions += requests
+        sized = self.by_batch_size.get(rows)
+        if sized is None:
+            self.by_batch_size[rows] = [1, seconds]
+        else:
+            sized[0] += 1
+            sized[1] += seconds
+
 
 class ServingObserver(Protocol):
     """What serving reports as it happens; ``ebb.metrics`` implements it with Prometheus."""

@@ -216,16 +216,7 @@ class WorkerHandle:
         kind, payload, seconds, arena_size = reply
         now = loop.time()
         rows = sum(item.rows for item in batch)
-        stats = pool.stats
-        stats.batches += 1
-        stats.batch_seconds += seconds
-        stats.completions += len(batch)
-        sized = stats.by_batch_size.get(rows)
-        if sized is None:
-            stats.by_batch_size[rows] = [1, seconds]
-        else:
-            sized[0] += 1
-            sized[1] += seconds
+        pool.stats.batch_ran(len(batch), rows, seconds)
         pool.observer.batch_done(pool.model, len(batch), rows, seconds,
                                  [now - item.enqueued_at - seconds for item in batch])
         if kind != "ok":
