@@ -1,7 +1,8 @@
 """The fast infer path (``ebb.app.fast_infer``) in a real ``HttpServer`` over a FakeDispatcher:
 it answers exactly what the ASGI app answers (status, body, headers, recorded status), only
 takes the requests it should, keeps pipelined answers in order, honours ``Connection: close``
-and HTTP/1.0, and survives a client that leaves mid-call."""
+and HTTP/1.0, records a body cut short as the ASGI path does, holds back a client that does
+not read its answers, and survives a client that leaves mid-call."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ GOOD = orjson.dumps({"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": 
 def test_infer_route() -> None:
     assert infer_route(b"/v2/models/double/infer") == ("double", "")
     assert infer_route(b"/v2/models/double/versions/3/infer?x=1") == ("double", "3")
+    assert infer_route(b"/v2/models/double#/infer") is None
     for other in (b"/v2/models//infer", b"/v2/models/double/ready", b"/v2/models/a/b/infer",
                   b"/v2/models/a/versions//infer", b"/v2/models/a%2Fb/infer",
                   b"/v1/models/double:predict", b"/v2/models/double/infer/x",
@@ -49,7 +51,7 @@ class Served:
     server: HttpServer
 
 
-async def _serve(fast: bool) -> Served:
+async def _serve(fast: bool, send_buffer: int | None = None) -> Served:
     records: list[InferenceRecord] = []
     fake = fake_dispatcher(records)
     recorder = ListRecorder()
@@ -62,6 +64,8 @@ async def _serve(fast: bool) -> Served:
 
     policy = BrowserPolicy.of("127.0.0.1", (), ())
     sock = socket.create_server(("127.0.0.1", 0))
+    if send_buffer is not None:  # accepted sockets inherit it: the kernel absorbs little
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, send_buffer)
     server = HttpServer(counted, None, WireLimits(), FastInfer(rest, policy) if fast else None)
     await server.start(sock)
     return Served(sock.getsockname()[1], fake, recorder, asgi_calls, server)
@@ -119,11 +123,15 @@ CASES = {
                          "Content-Type: application/json"),
     "other host": _post("/v2/models/double/infer", GOOD).replace(b"Host: 127.0.0.1",
                                                                   b"Host: evil.example"),
+    "repeated timeout header": _post("/v2/models/double/infer", GOOD, "Ebb-Timeout-Ms: abc",
+                                     "Ebb-Timeout-Ms: 5000"),
+    "fragment in the path": _post("/v2/models/double#/infer", GOOD),
     "binary output": _post("/v2/models/double/infer", orjson.dumps(
         {"inputs": orjson.loads(GOOD)["inputs"],
          "outputs": [{"name": "OUTPUT0", "parameters": {"binary_data": True}}]})),
 }
-SLOW_CASES = {"gzip", "page origin", "other host"}
+SLOW_CASES = {"gzip", "page origin", "other host", "repeated timeout header",
+              "fragment in the path"}
 
 
 async def test_answers_match_the_asgi_path(pair: tuple[Served, Served]) -> None:
@@ -212,3 +220,42 @@ async def test_shutdown_closes_after_the_answer_in_flight(pair: tuple[Served, Se
     assert status == 504 and headers["connection"] == "close"
     assert await asyncio.wait_for(reader.read(), 5) == b""
     writer.close()
+
+
+async def test_a_body_cut_short_is_recorded_alike(pair: tuple[Served, Served]) -> None:
+    for served in pair:
+        _reader, writer = await asyncio.open_connection("127.0.0.1", served.port)
+        writer.write(_post("/v2/models/double/infer", GOOD)[:-10])  # the body's end never comes
+        await asyncio.sleep(0.05)
+        writer.close()
+        await asyncio.sleep(0.1)
+    fast, slow = pair
+    assert fast.recorder.calls == slow.recorder.calls == [("double", "rest", 499)]
+
+
+async def test_a_client_that_does_not_read_is_held_back() -> None:
+    """Its answers wait in the transport's buffer: its next request is read only once the
+    buffer drains (as ASGI's send waits), so the server's memory for it stays bounded."""
+    fast = await _serve(True, send_buffer=8192)
+    rows = [[1.0, 2.0, 3.0, 4.0]] * 1500  # ~30 KB answers, one request at a time
+    big = _post("/v2/models/double/infer", orjson.dumps(
+        {"inputs": [{"name": "INPUT0", "datatype": "FP32", "shape": [1500, 4], "data": rows}]}))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", fast.port))
+    largest = 0
+    try:
+        for sent in range(60):  # ~1.8 MB of answers if nothing held the client back
+            await loop.sock_sendall(sock, big)
+            for _ in range(10):  # wait for its answer, unless the server stopped reading
+                if len(fast.recorder.calls) > sent:
+                    break
+                await asyncio.sleep(0.005)
+            for connection in fast.server.server_state.connections:
+                largest = max(largest, connection.transport.get_write_buffer_size())
+    finally:
+        sock.close()
+        await fast.server.stop()
+    assert 0 < largest < 500_000, largest

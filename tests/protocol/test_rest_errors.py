@@ -84,6 +84,9 @@ def test_a_wrong_method_on_a_repository_route_names_the_right_one(client: httpx.
     response = client.get("/v2/repository/index")
     assert "takes POST" in _error(response, 405)
     assert response.headers["allow"] == "POST"
+    assert client.head("/v2/models/double/config").status_code == 200  # GET routes take HEAD
+    wrong = client.post("/v2/models/double/config")
+    assert wrong.status_code == 405 and wrong.headers["allow"] == "GET, HEAD"
 
 
 def test_body_over_the_limit_is_413(tmp_path: Path) -> None:

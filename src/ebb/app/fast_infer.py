@@ -46,9 +46,10 @@ _SLOW_HEADERS = frozenset({b"content-encoding", b"inference-header-content-lengt
 
 def infer_route(url: bytes) -> tuple[str, str] | None:
     """(model, version) of ``/v2/models/{m}[/versions/{v}]/infer`` (any query ignored); None
-    for any other path, and for escaped or non-ASCII ones (the ASGI path decodes those)."""
+    for any other path, and for escaped, fragment-carrying or non-ASCII ones (the ASGI path
+    parses those)."""
     path = url.split(b"?", 1)[0]
-    if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)) or b"%" in path:
+    if not (path.startswith(_PREFIX) and path.endswith(_SUFFIX)) or b"%" in path or b"#" in path:
         return None
     parts = path[len(_PREFIX):-len(_SUFFIX)].split(b"/")
     if len(parts) == 1 and parts[0]:
@@ -91,6 +92,8 @@ class FastInfer:
                 if not self._browser.host_allowed(value):
                     return None  # the ASGI path answers 421
             elif name == b"ebb-timeout-ms":
+                if timeout is not None:
+                    return None  # repeated: the ASGI path checks every value
                 timeout = value
             elif name in _SLOW_HEADERS:
                 return None
@@ -149,6 +152,14 @@ class FastCall:
     def add_body(self, chunk: bytes) -> None:
         self._chunks.append(chunk)
 
+    def abandon(self) -> None:
+        """The connection closed before the body was complete: recorded as the ASGI path
+        records it (499), never answered."""
+        if not self._started:
+            self._started = True
+            self._chunks = []
+            self._fast.rest.record_abandoned(self._name)
+
     def start(self) -> None:
         """The body is complete: answer it in a task the server's shutdown waits for."""
         if self._started:
@@ -173,14 +184,20 @@ class FastCall:
                       exc_info=error)
             status, content_type, payload, extra = 500, b"application/json", encode_error(
                 "internal server error"), []
-        self._write(status, content_type, payload, extra)
+        try:
+            await self._write(status, content_type, payload, extra)
+        except asyncio.CancelledError:
+            self._finish_unanswered()
+            raise
 
     def _finish_unanswered(self) -> None:
         self.response_complete = True
         self._protocol.transport.close()
 
-    def _write(self, status: int, content_type: bytes, payload: bytes,
-               extra: list[tuple[bytes, bytes]]) -> None:
+    async def _write(self, status: int, content_type: bytes, payload: bytes,
+                     extra: list[tuple[bytes, bytes]]) -> None:
+        """Write the answer; a client that does not read it holds back its next request (the
+        call stays the connection's cycle until the transport drains, as ASGI's send waits)."""
         protocol = self._protocol
         transport = protocol.transport
         self.response_started = True
@@ -196,7 +213,9 @@ class FastCall:
             parts.append(b"connection: close\r\n")
         parts += (b"\r\n", payload)
         transport.write(b"".join(parts))
-        self.response_complete = True
         if not keep_alive:
             transport.close()
+        elif protocol.flow.write_paused:
+            await protocol.flow.drain()  # connection_lost resumes it too
+        self.response_complete = True
         protocol.on_response_complete()

@@ -141,6 +141,12 @@ class GuardedProtocol(HttpToolsProtocol):
         self.cycle = call  # type: ignore[assignment]
         return True
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        call = self.cycle
+        if isinstance(call, FastCall):
+            call.abandon()  # a body cut short is recorded as on the ASGI path
+        super().connection_lost(exc)
+
     def on_body(self, body: bytes) -> None:
         call = self.cycle
         if isinstance(call, FastCall):

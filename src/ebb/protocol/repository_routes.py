@@ -89,8 +89,9 @@ class RepositoryRoutes:
 
 
 def _require(method: str, wanted: str, path: str) -> None:
-    if method != wanted:
-        raise MethodNotAllowed(f"{path} takes {wanted}", wanted)
+    if method != wanted and not (wanted == "GET" and method == "HEAD"):
+        raise MethodNotAllowed(f"{path} takes {wanted}",
+                               "GET, HEAD" if wanted == "GET" else wanted)
 
 
 def _not_found(path: str) -> EbbError:

@@ -13,6 +13,7 @@ while it waits for the model.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import zlib
@@ -204,6 +205,12 @@ class RestApp:
             return status, _JSON, message, extra
         content_type, extra = _content_of(json_length)
         return 200, content_type, payload, extra
+
+    def record_abandoned(self, name: str) -> None:
+        """A fast-path call whose client left before its body was complete: recorded 499, as
+        ``_infer`` records it when the body never arrives."""
+        with contextlib.suppress(ClientGone), self._record(name, "rest"):
+            raise ClientGone("the client closed the connection before sending its body")
 
     async def _run(self, request: InferRequest, timeout_s: float | None
                    ) -> tuple[bytes, int | None]:
