@@ -8,7 +8,9 @@ process checks that a lone request no longer pays the batch delay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
@@ -117,50 +119,46 @@ async def test_idle_worker_takes_a_lone_request_without_the_delay() -> None:
     assert loop.time() - item.enqueued_at < 0.25
 
 
-async def test_a_real_worker_answers_a_lone_request_without_the_delay() -> None:
+@contextlib.asynccontextmanager
+async def _double_served(delay_s: float) -> AsyncIterator[tuple[ServedModel, QueueDispatcher]]:
+    """``builtin:double`` in one real worker, batches of up to 32 with ``delay_s``."""
     source = resolve("builtin:double")
-    served = ServedModel.create(source, source.describe(), BatchPolicy(32, 1.0),
+    served = ServedModel.create(source, source.describe(), BatchPolicy(32, delay_s),
                                 max_queue_size=100, default_timeout_s=30, scale_from_zero=False,
                                 observer=NullObserver(), context=worker_context())
     served.pool.add(1)
     try:
         await served.pool.wait_ready(1, 60)
-        dispatcher = QueueDispatcher({"double": served})
-        request = InferRequest("double", (Tensor("INPUT0", "FP32",
-                                                 np.ones((1, 16), np.float32)),))
+        yield served, QueueDispatcher({"double": served})
+    finally:
+        await served.pool.close()
+
+
+REQUEST = InferRequest("double", (Tensor("INPUT0", "FP32", np.ones((1, 16), np.float32)),))
+
+
+async def test_a_real_worker_answers_a_lone_request_without_the_delay() -> None:
+    async with _double_served(1.0) as (_, dispatcher):
         loop = asyncio.get_running_loop()
         for _ in range(3):
             began = loop.time()
-            answer = await dispatcher.infer(request)
+            answer = await dispatcher.infer(REQUEST)
             assert loop.time() - began < 0.5  # the batch delay is 1 s
             assert answer.outputs[0].data.tolist() == [[2.0] * 16]
-    finally:
-        await served.pool.close()
 
 
 async def test_a_closed_loop_of_16_clients_does_not_pay_the_delay() -> None:
     """16 clients, each sending its next request when answered, against batches of up to 32
     with a 0.5 s delay: the fixed window would make each round wait 0.5 s (5 rounds: 2.5 s);
     the adaptive rule sends each round as soon as the clients have all asked."""
-    source = resolve("builtin:double")
-    served = ServedModel.create(source, source.describe(), BatchPolicy(32, 0.5),
-                                max_queue_size=100, default_timeout_s=30, scale_from_zero=False,
-                                observer=NullObserver(), context=worker_context())
-    served.pool.add(1)
-    try:
-        await served.pool.wait_ready(1, 60)
-        dispatcher = QueueDispatcher({"double": served})
-        request = InferRequest("double", (Tensor("INPUT0", "FP32",
-                                                 np.ones((1, 16), np.float32)),))
+    async with _double_served(0.5) as (served, dispatcher):
 
         async def client() -> None:
             for _ in range(5):
-                await dispatcher.infer(request)
+                await dispatcher.infer(REQUEST)
 
         loop = asyncio.get_running_loop()
         began = loop.time()
         await asyncio.gather(*(client() for _ in range(16)))
         assert loop.time() - began < 1.25
         assert served.stats.completions == 80
-    finally:
-        await served.pool.close()
