@@ -30,6 +30,7 @@ from ebb.protocol.browser import BrowserPolicy
 from ebb.protocol.codec import encode_error
 
 if TYPE_CHECKING:
+    from ebb.app.flat_infer import FlatInfer
     from ebb.protocol.rest import RestApp
 
 log = logging.getLogger("ebb.http")
@@ -66,8 +67,12 @@ def infer_route(url: bytes) -> tuple[str, str] | None:
 class FastInfer:
     """Decides which requests take the fast path and answers them through ``rest``."""
 
-    def __init__(self, rest: RestApp, browser: BrowserPolicy) -> None:
+    def __init__(self, rest: RestApp, browser: BrowserPolicy, flat: FlatInfer | None = None
+                 ) -> None:
         self.rest = rest
+        self.flat = flat
+        """Answers the common call without the layers (``ebb.app.flat_infer``); what it
+        declines goes to ``rest.answer_infer``."""
         self._browser = browser
         self._max_body = min(FAST_MAX_BODY, rest.max_body_bytes)
         self._heads: dict[tuple[int, bytes], bytes] = {}
@@ -174,8 +179,14 @@ class FastCall:
 
     async def _answer(self, body: bytes) -> None:
         try:
-            status, content_type, payload, extra = await self._fast.rest.answer_infer(
-                self._name, self._version, body, self._timeout)
+            answer = None
+            if self._fast.flat is not None:
+                answer = await self._fast.flat.answer(self._name, self._version, body,
+                                                      self._timeout)
+            if answer is None:
+                answer = await self._fast.rest.answer_infer(self._name, self._version, body,
+                                                            self._timeout)
+            status, content_type, payload, extra = answer
         except asyncio.CancelledError:
             self._finish_unanswered()
             raise

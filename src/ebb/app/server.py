@@ -22,6 +22,7 @@ from ebb.app.access import access_interceptors, access_middleware
 from ebb.app.background import Background
 from ebb.app.casting import with_casting
 from ebb.app.fast_infer import FastInfer
+from ebb.app.flat_infer import FlatInfer
 from ebb.app.guards import browser_guard, browser_policy, grpc_options, request_budget, wire_limits
 from ebb.app.heap import settle_heap
 from ebb.app.http import HttpServer
@@ -48,6 +49,7 @@ from ebb.protocol.asgi import apply_middleware
 from ebb.protocol.grpc_server import create_server
 from ebb.protocol.info import ServerInfo
 from ebb.protocol.openapi import openapi_document
+from ebb.protocol.recording import InferRecording
 from ebb.protocol.repository_grpc import RepositoryServicer
 from ebb.protocol.repository_routes import RepositoryRoutes
 from ebb.protocol.rest import RestApp
@@ -159,7 +161,8 @@ class EbbServer:
         settings = self.settings
         if settings.asgi_infer or settings.access_log or self.security.middleware:
             return None
-        return FastInfer(self.rest, browser_policy(settings))
+        flat = FlatInfer(self.dispatcher, InferRecording(self.front, self.observer), self.budget)
+        return FastInfer(self.rest, browser_policy(settings), flat)
 
     def _start_loops(self) -> None:
         background, settings = self.background, self.settings

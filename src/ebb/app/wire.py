@@ -9,8 +9,10 @@ request head as they arrive and answers 431 past ``max_head_bytes``; gives the h
 on connections beyond ``max_connections``. Every refusal closes its connection.
 
 Deadlines are plain timestamps checked by ``sweep`` (called twice a second by ``HttpServer``),
-so the request path pays two clock reads and no timers. Idle keep-alive connections are closed
-by uvicorn's own timer after ``keep_alive_s``, which should outlast balancers and client pools.
+so the request path pays two clock reads and no timers. That includes the idle keep-alive of
+``keep_alive_s`` (which should outlast balancers and client pools): uvicorn armed a timer for
+it after every answer and cancelled it at the next request, per request on a busy connection.
+uvicorn's ASGI scope is built only for requests the ASGI app answers (not for fast calls).
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ class GuardedProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self.reading_head = True
         self.head_bytes = 0
+        self.idle = False
+        """Between an answer and the next request: ``deadline`` is then the keep-alive's."""
         self.deadline = self.loop.time() + self.wire.limits.header_timeout_s
         self.over_limit = len(self.connections) > self.wire.limits.max_connections
 
@@ -96,9 +100,35 @@ class GuardedProtocol(HttpToolsProtocol):
             self._refuse(431, f"request head over {self.wire.limits.max_head_bytes} bytes")
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
-        if self.deadline == _NEVER:
+        # uvicorn builds the ASGI scope here; it is built in on_headers_complete instead, and
+        # only for a request the ASGI app answers (``_begin_scope``)
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+        if self.deadline == _NEVER or self.idle:
+            self.idle = False
             self.deadline = self.loop.time() + self.wire.limits.header_timeout_s
+
+    def _begin_scope(self) -> None:
+        """uvicorn's scope for the request whose head was just read."""
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        super().on_message_begin()
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
+
+    def on_response_complete(self) -> None:
+        """uvicorn's, with the keep-alive deadline left to ``sweep`` rather than a timer armed
+        for every answer and cancelled by the next request."""
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self.deadline == _NEVER:
+            self.idle = True
+            self.deadline = self.loop.time() + self.wire.limits.keep_alive_s
 
     def on_headers_complete(self) -> None:
         limits = self.wire.limits
@@ -115,10 +145,12 @@ class GuardedProtocol(HttpToolsProtocol):
         self.deadline = self.loop.time() + limits.body_timeout_s
         if refusal is None:
             if not self._take_fast():
+                self._begin_scope()
                 super().on_headers_complete()
         else:
             app, self.app = self.app, refusal
             try:
+                self._begin_scope()
                 super().on_headers_complete()
             finally:
                 self.app = app
@@ -165,10 +197,18 @@ class GuardedProtocol(HttpToolsProtocol):
             super().on_message_complete()
         self.reading_head = True
         self.deadline = _NEVER
+        call = self.cycle
+        if call is not None and call.response_complete and not self.pipeline:
+            self.idle = True  # answered before its body was read (a 404, a 413)
+            self.deadline = self.loop.time() + self.wire.limits.keep_alive_s
 
     def time_out(self) -> None:
-        """The head or body is overdue: answer 408 if nothing was answered yet, and close."""
+        """The head or body is overdue: answer 408 if nothing was answered yet, and close; or
+        the connection sat idle for the keep-alive: close it."""
         self.deadline = _NEVER
+        if self.idle:
+            self.transport.close()
+            return
         phase = "head" if self.reading_head else "body"
         self.wire.client_errors.note("slow client", f"request {phase} not received in time")
         if self.reading_head or self.cycle is None or not self.cycle.response_started:

@@ -84,6 +84,16 @@ class RepositoryDispatcher(QueueDispatcher):
             return "1" if name in self._pipelines else None
         return served.metadata.version
 
+    def direct(self, name: str, version: str = "") -> ServedModel | None:
+        """The served version a request reaches with no pipeline or on-demand load on the way;
+        None otherwise."""
+        if name in self._pipelines:
+            return None
+        if not version:
+            return self._latest.get(name)
+        versions = self._versions.get(name)
+        return None if versions is None else versions.get(version)
+
     def model(self, name: str, version: str = "") -> ServedModel:
         if not version:
             served = self._latest.get(name)

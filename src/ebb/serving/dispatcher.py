@@ -101,14 +101,33 @@ class QueueDispatcher:
             return False
         return served.scale_from_zero or served.pool.can_answer(asyncio.get_running_loop().time())
 
+    def direct(self, name: str, version: str = "") -> ServedModel | None:
+        """The served model a request for (name, version) reaches with nothing in between;
+        None for anything else (unknown names and versions: ``model`` words their errors)."""
+        served = self.models.get(name)
+        if served is None or (version and version not in served.metadata.versions):
+            return None
+        return served
+
     async def infer(self, request: InferRequest) -> InferResponse:
         if self._hooks is not None:
-            return await self._infer_and_report(request, self._hooks)
+            return await self._infer_and_report(request, self._hooks, None, 0, None)
         served = self.model(request.model_name, request.model_version)
         pending = admit(served, request)
         return served.contract.response(request, await pending.future)
 
-    async def _infer_and_report(self, request: InferRequest, hooks: HookRunner
+    async def infer_checked(self, served: ServedModel, request: InferRequest, rows: int,
+                            signature: Hashable) -> InferResponse:
+        """``infer`` for a request its caller already matched to ``served`` (``direct``) and
+        checked against its contract: ``rows`` and ``signature`` as ``ModelContract.check``
+        gives them (``ebb.app.flat_infer``, the common REST call without the layers)."""
+        if self._hooks is not None:
+            return await self._infer_and_report(request, self._hooks, served, rows, signature)
+        pending = enqueue(served, request, rows, signature)
+        return served.contract.response(request, await pending.future)
+
+    async def _infer_and_report(self, request: InferRequest, hooks: HookRunner,
+                                checked: ServedModel | None, rows: int, signature: Hashable
                                 ) -> InferResponse:
         received_at = time.time()
         started = time.perf_counter()
@@ -116,8 +135,12 @@ class QueueDispatcher:
         response: InferResponse | None = None
         error: BaseException | None = None
         try:
-            served = self.model(request.model_name, request.model_version)
-            pending = admit(served, request)
+            if checked is None:
+                served = self.model(request.model_name, request.model_version)
+                pending = admit(served, request)
+            else:
+                served = checked
+                pending = enqueue(served, request, rows, signature)
             response = served.contract.response(request, await pending.future)
             return response
         except BaseException as caught:
@@ -140,6 +163,12 @@ class QueueDispatcher:
 def admit(served: ServedModel, request: InferRequest) -> Pending:
     """Validate and queue a request (``Unavailable`` at once when the queue is full)."""
     rows, signature = served.contract.check(request)
+    return enqueue(served, request, rows, signature)
+
+
+def enqueue(served: ServedModel, request: InferRequest, rows: int, signature: Hashable
+            ) -> Pending:
+    """Queue a request already checked against ``served.contract``."""
     loop = asyncio.get_running_loop()
     future: asyncio.Future[object] = loop.create_future()
     pending = Pending(request, rows, signature, future)
@@ -167,6 +196,16 @@ class ModelContract:
         self._outputs = {spec.name: spec.datatype for spec in metadata.outputs}
         self._batchable = metadata.max_batch_size > 0
         self._max_rows = metadata.max_batch_size
+
+    @property
+    def inputs(self) -> Mapping[str, tuple[str, tuple[int, ...]]]:
+        """Each declared input's (datatype, shape), by name, in declaration order."""
+        return self._inputs
+
+    @property
+    def max_rows(self) -> int:
+        """The model's max_batch_size: 0 when it takes no batch dimension."""
+        return self._max_rows
 
     def check(self, request: InferRequest) -> tuple[int, Hashable]:
         """(batch rows, batching signature), as ``validate``; raises as ``validate`` does."""
