@@ -39,7 +39,8 @@ from serving import GRPC_MIN_ANSWER_BYTES, GRPC_PATH, grpc_request, rest_body
 
 PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("REST decode", ("ebb/protocol/codec.py:decode_infer_request", "codec.py:_decode_input",
-                     "rest.py:_read_request", "rest.py:_read_body")),
+                     "rest.py:_read_request", "rest.py:_read_body",
+                     "flat_infer.py:decode_common", "flat_infer.py:_tensor")),
     ("REST encode", ("codec.py:encode_infer_response",)),
     ("gRPC decode/encode", ("grpc_codec.py",)),
     ("batch to/from worker", ("batch_wire.py", "ebb/serving/ipc.py", "workers.py:_run_batch")),
@@ -47,7 +48,7 @@ PHASES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("dispatch + validation", ("ebb/serving/dispatcher.py", "ebb/core/dispatch.py")),
     ("metrics + recording", ("ebb/protocol/recording.py", "ebb/metrics/", "prometheus_client")),
     ("security + middleware", ("ebb/security/", "ebb/protocol/asgi.py", "ebb/inference_log/")),
-    ("REST app routing", ("ebb/protocol/rest.py",)),
+    ("REST app routing", ("ebb/protocol/rest.py", "ebb/app/flat_infer.py")),
     ("gRPC server (grpc.aio)", ("grpc/aio/", "grpc/_cython", "grpc_server.py")),
     ("HTTP server (uvicorn, ebb.app.wire, ebb.app.fast_infer)",
      ("uvicorn/", "httptools", "ebb/app/wire.py", "ebb/app/fast_infer.py")),

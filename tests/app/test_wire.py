@@ -44,3 +44,30 @@ async def test_close_idle_and_head_timeouts() -> None:
             opened.close()
     finally:
         await server.stop()
+
+
+async def test_idle_keep_alive_closes_by_the_sweep_also_after_an_answer_before_the_body() -> None:
+    """The keep-alive is a sweep deadline, not a timer per answer: a connection idle past it is
+    closed, also when its last request was answered before its body arrived."""
+    sock = socket.create_server(("127.0.0.1", 0))
+    server = HttpServer(_hello, None, WireLimits(keep_alive_s=0.4))
+    await server.start(sock)
+    port = sock.getsockname()[1]
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        await _exchange(reader, writer)
+        await asyncio.sleep(0.2)
+        await _exchange(reader, writer)  # still open: idle under the keep-alive
+        started = asyncio.get_running_loop().time()
+        assert await asyncio.wait_for(reader.read(), 3) == b""
+        assert 0.3 < asyncio.get_running_loop().time() - started < 1.5
+        writer.close()
+        early_reader, early_writer = await asyncio.open_connection("127.0.0.1", port)
+        early_writer.write(b"POST / HTTP/1.1\r\nHost: localhost\r\nContent-Length: 4\r\n\r\n")
+        await early_reader.readuntil(b"\r\n\r\n")  # answered before the body
+        await early_reader.readexactly(2)
+        early_writer.write(b"body")
+        assert await asyncio.wait_for(early_reader.read(), 3) == b""
+        early_writer.close()
+    finally:
+        await server.stop()
