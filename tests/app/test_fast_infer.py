@@ -259,3 +259,17 @@ async def test_a_client_that_does_not_read_is_held_back() -> None:
         sock.close()
         await fast.server.stop()
     assert 0 < largest < 500_000, largest
+
+
+def test_remembered_routes_and_hosts_stay_bounded_and_right() -> None:
+    rest = RestApp(fake_dispatcher([]), INFO, ListRecorder(), 1 << 20, {})
+    fast = FastInfer(rest, BrowserPolicy.of("127.0.0.1", (), ()))
+    for index in range(300):
+        call = fast.accept(None, b"POST", f"/v2/models/m{index}/infer?q={index}".encode(),
+                           [(b"host", f"127.0.0.1:{index}".encode()),
+                            (b"content-length", b"2")], True)
+        assert call is not None and call._name == f"m{index}"
+    assert len(fast._routes) == len(fast._hosts) == 256
+    for _ in range(2):  # a refused Host is remembered as refused
+        assert fast.accept(None, b"POST", b"/v2/models/m1/infer?q=1",
+                           [(b"host", b"evil.example"), (b"content-length", b"2")], True) is None

@@ -14,9 +14,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ebb.app.flat_infer import decode_common
+from ebb.app.flat_infer import FlatInfer, decode_common
 from ebb.core.errors import InvalidInput
 from ebb.core.types import ModelMetadata, TensorSpec
+from ebb.protocol.budget import MemoryBudget
 from ebb.protocol.codec import decode_infer_request
 from ebb.serving.dispatcher import ModelContract
 from tests.conftest import RunningServer, start_server
@@ -124,6 +125,42 @@ DECLINED = {
 @pytest.mark.parametrize("name", DECLINED)
 def test_anything_else_is_left_to_the_general_path(name: str) -> None:
     assert decode_common(DECLINED[name], DOUBLE) is None  # type: ignore[arg-type]
+
+
+VAR2 = _Served(ModelMetadata("var2", (TensorSpec("x", "FP32", (-1, -1)),),
+                             (TensorSpec("y", "FP32", (-1, -1)),)))
+VAR3 = _Served(ModelMetadata("var3", (TensorSpec("x", "FP32", (-1, -1, -1)),),
+                             (TensorSpec("y", "FP32", (-1, -1, -1)),), max_batch_size=8))
+
+
+@pytest.mark.parametrize("served, shape, data", [
+    (VAR2, [0, 2**50], []),  # no elements, but a shape numpy cannot index
+    (VAR2, [0, 2**63 - 1], []),  # numpy itself refuses it
+    (VAR3, [1, 0, 2**50], [[]]),
+    (VAR3, [0, 2**63], []),
+])
+def test_shapes_the_general_path_calls_too_large_are_declined(
+        served: _Served, shape: list[int], data: Any) -> None:
+    """Found in review: a 0 dimension does not excuse huge others (``ElementAllowance``)."""
+    body = _body(_tensor("x", "FP32", shape, data))
+    assert decode_common(body, served) is None  # type: ignore[arg-type]
+    assert isinstance(_general(body, served), InvalidInput)
+
+
+class _Direct:
+    def __init__(self, served: _Served) -> None:
+        self.served = served
+
+    def direct(self, name: str, version: str = "") -> _Served:
+        return self.served
+
+
+async def test_a_full_memory_budget_is_left_to_the_general_path_and_counted_once() -> None:
+    budget = MemoryBudget(100 * len(GOOD))
+    held = budget.reserve(100 * len(GOOD) - 1)
+    flat = FlatInfer(_Direct(DOUBLE), None, budget)  # type: ignore[arg-type]
+    assert await flat.answer("double", "", GOOD, None) is None
+    assert (budget.refused, budget.held) == (0, held.size)  # the general path counts it
 
 
 def test_inputs_of_different_batch_sizes_are_declined() -> None:

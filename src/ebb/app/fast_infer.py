@@ -39,6 +39,8 @@ FAST_MAX_BODY = 64 * 1024
 """Bodies up to this size take the fast path; larger ones reserve their memory before they are
 read, which only the ASGI path does (``ebb.protocol.budget``)."""
 
+_KEPT = 256
+"""Distinct URLs and Host values whose checks are remembered (a bound: each may be unique)."""
 _PREFIX = b"/v2/models/"
 _SUFFIX = b"/infer"
 _SLOW_HEADERS = frozenset({b"content-encoding", b"inference-header-content-length",
@@ -77,15 +79,23 @@ class FastInfer:
         self._max_body = min(FAST_MAX_BODY, rest.max_body_bytes)
         self._heads: dict[tuple[int, bytes], bytes] = {}
         self._heads_for: list[tuple[bytes, bytes]] = []
+        self._routes: dict[bytes, tuple[str, str]] = {}
+        """``infer_route`` of URLs seen (clients repeat a few), up to ``_KEPT``."""
+        self._hosts: dict[bytes, bool] = {}
+        """``host_allowed`` of Host values seen, up to ``_KEPT``."""
 
     def accept(self, protocol: Any, method: bytes, url: bytes,
                headers: list[tuple[bytes, bytes]], keep_alive: bool) -> FastCall | None:
         """A ``FastCall`` for a plain small JSON infer call; None sends it the ASGI way."""
         if method != b"POST":
             return None
-        route = infer_route(url)
+        route = self._routes.get(url)
         if route is None:
-            return None
+            route = infer_route(url)
+            if route is None:
+                return None
+            if len(self._routes) < _KEPT:
+                self._routes[url] = route
         length = -1
         timeout: bytes | None = None
         for name, value in headers:
@@ -94,7 +104,12 @@ class FastInfer:
                     return None
                 length = int(value)
             elif name == b"host":
-                if not self._browser.host_allowed(value):
+                allowed = self._hosts.get(value)
+                if allowed is None:
+                    allowed = self._browser.host_allowed(value)
+                    if len(self._hosts) < _KEPT:
+                        self._hosts[value] = allowed
+                if not allowed:
                     return None  # the ASGI path answers 421
             elif name == b"ebb-timeout-ms":
                 if timeout is not None:

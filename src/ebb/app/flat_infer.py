@@ -32,7 +32,7 @@ from ebb.core.errors import InvalidInput
 from ebb.core.types import InferRequest, Tensor
 from ebb.protocol.budget import JSON_EXPANSION, MemoryBudget
 from ebb.protocol.codec import encode_infer_response
-from ebb.protocol.limits import MAX_DIMS, count_header
+from ebb.protocol.limits import MAX_DIMS, ElementAllowance, count_header
 from ebb.protocol.recording import InferRecording
 from ebb.protocol.rest import Answer, error_answer
 from ebb.serving.dispatcher import QueueDispatcher, ServedModel
@@ -68,10 +68,10 @@ class FlatInfer:
                 timeout_s = count_header("Ebb-Timeout-Ms", timeout_header) / 1000 or None
             except InvalidInput:
                 return None
-        try:
-            reservation = self._budget.reserve(len(body) * (1 + JSON_EXPANSION))
-        except Exception:
-            return None  # the general path refuses it, in its own words
+        size = len(body) * (1 + JSON_EXPANSION)
+        if not self._budget.admits(size):
+            return None  # the general path refuses it, in its own words, and counts it
+        reservation = self._budget.reserve(size)
         try:
             decoded = decode_common(body, served)
             if decoded is None:
@@ -108,10 +108,11 @@ def decode_common(body: bytes, served: ServedModel) -> Decoded | None:
     if type(raw_inputs) is not list or len(raw_inputs) != len(declared) or not raw_inputs \
             or type(request_id) is not str:
         return None
+    allowance = ElementAllowance(len(body))
     tensors = []
     signature = []
     for raw in raw_inputs:
-        tensor = _tensor(raw, declared)
+        tensor = _tensor(raw, declared, allowance)
         if tensor is None:
             return None
         tensors.append(tensor)
@@ -128,7 +129,8 @@ def decode_common(body: bytes, served: ServedModel) -> Decoded | None:
     return tuple(tensors), rows, tuple(signature), request_id
 
 
-def _tensor(raw: Any, declared: Mapping[str, tuple[str, tuple[int, ...]]]) -> Tensor | None:
+def _tensor(raw: Any, declared: Mapping[str, tuple[str, tuple[int, ...]]],
+            allowance: ElementAllowance) -> Tensor | None:
     if type(raw) is not dict or raw.keys() != _TENSOR_KEYS:
         return None
     name = raw["name"]
@@ -140,20 +142,21 @@ def _tensor(raw: Any, declared: Mapping[str, tuple[str, tuple[int, ...]]]) -> Te
     if spec is None or datatype != spec[0] or datatype in _SLOW_DATATYPES:
         return None
     wanted = spec[1]
-    if len(shape) != len(wanted) or len(shape) > MAX_DIMS:
+    if len(shape) != len(wanted):
         return None
     for want, got in zip(wanted, shape, strict=True):
-        if type(got) is not int or got < 0 or (want != -1 and want != got):
+        if type(got) is not int or (want != -1 and want != got):
             return None
     try:
+        count = allowance.claim(shape, name)  # the general path's bounds on a shape
         array = np.asarray(raw["data"], dtype=numpy_dtype(datatype))
+        if array.size != count or array.ndim > MAX_DIMS:
+            return None
+        if array.dtype.kind == "f":
+            flat = array.reshape(-1)
+            if not math.isfinite(flat.dot(flat)):
+                return None  # a NaN or an infinity (or a dot past the type's range): the
+                # general path checks element by element and words the error
+        return Tensor(name, datatype, array.reshape(shape))
     except (ValueError, TypeError, OverflowError, InvalidInput):
         return None
-    if array.size != math.prod(shape) or array.ndim > MAX_DIMS:
-        return None
-    if array.dtype.kind == "f":
-        flat = array.reshape(-1)
-        if not math.isfinite(flat.dot(flat)):
-            return None  # a NaN or an infinity (or a dot past the type's range): the general
-            # path checks element by element and words the error
-    return Tensor(name, datatype, array.reshape(shape))

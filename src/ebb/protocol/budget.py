@@ -36,9 +36,13 @@ class MemoryBudget:
         self.held = 0
         self.refused = 0
 
+    def admits(self, size: int) -> bool:
+        """Whether ``reserve(size)`` would hold it now; counts nothing."""
+        return not self.held or self.held + size <= self.limit_bytes
+
     def reserve(self, size: int) -> Reservation:
         """Hold ``size`` bytes, or raise ``Unavailable`` (503) when others hold too much."""
-        if self.held and self.held + size > self.limit_bytes:
+        if not self.admits(size):
             self.refused += 1
             raise Unavailable(
                 f"the server is holding {self.held >> 20} MiB of request data; this request's "
