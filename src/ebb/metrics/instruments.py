@@ -35,6 +35,7 @@ class ServingMetrics:
             names.WORKER_START, "Cold start: worker process spawn to model loaded and ready.",
             ["model"], buckets=names.START_BUCKETS, registry=registry)
         self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+        self._batch_children: dict[str, tuple[Histogram, Histogram, Histogram]] = {}
 
     def request_done(self, model: str, protocol: str, code: int, seconds: float) -> None:
         key = (model, protocol, code)
@@ -48,11 +49,16 @@ class ServingMetrics:
 
     def batch_done(self, model: str, requests: int, rows: int, seconds: float,
                    queue_waits: list[float]) -> None:
-        self.inference_duration.labels(model).observe(seconds)
-        self.batch_size.labels(model).observe(requests)
-        wait = self.queue_wait.labels(model)
+        children = self._batch_children.get(model)
+        if children is None:
+            children = self._batch_children[model] = (
+                self.inference_duration.labels(model), self.batch_size.labels(model),
+                self.queue_wait.labels(model))
+        duration, size, wait = children
+        duration.observe(seconds)
+        size.observe(requests)
         for waited in queue_waits:
-            wait.observe(max(waited, 0.0))
+            wait.observe(waited if waited > 0.0 else 0.0)
 
     def worker_started(self, model: str, seconds: float) -> None:
         self.worker_start.labels(model).observe(seconds)
