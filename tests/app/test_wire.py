@@ -4,7 +4,9 @@ answers the next request on a busy one with ``Connection: close``; the sweep tim
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator
 
 from ebb.app.http import HttpServer
 from ebb.app.wire import WireLimits
@@ -24,12 +26,19 @@ async def _exchange(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) 
     return head
 
 
-async def test_close_idle_and_head_timeouts() -> None:
+@contextlib.asynccontextmanager
+async def _served(limits: WireLimits) -> AsyncIterator[tuple[HttpServer, int]]:
     sock = socket.create_server(("127.0.0.1", 0))
-    server = HttpServer(_hello, None, WireLimits(header_timeout_s=0.3))
+    server = HttpServer(_hello, None, limits)
     await server.start(sock)
-    port = sock.getsockname()[1]
     try:
+        yield server, sock.getsockname()[1]
+    finally:
+        await server.stop()
+
+
+async def test_close_idle_and_head_timeouts() -> None:
+    async with _served(WireLimits(header_timeout_s=0.3)) as (server, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         assert b"keep-alive: timeout=75" in (await _exchange(reader, writer)).lower()
         slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
@@ -42,18 +51,12 @@ async def test_close_idle_and_head_timeouts() -> None:
         assert b"connection: close" in (await _exchange(late_reader, late_writer)).lower()
         for opened in (writer, slow_writer, late_writer):
             opened.close()
-    finally:
-        await server.stop()
 
 
 async def test_idle_keep_alive_closes_by_the_sweep_also_after_an_answer_before_the_body() -> None:
     """The keep-alive is a sweep deadline, not a timer per answer: a connection idle past it is
     closed, also when its last request was answered before its body arrived."""
-    sock = socket.create_server(("127.0.0.1", 0))
-    server = HttpServer(_hello, None, WireLimits(keep_alive_s=0.4))
-    await server.start(sock)
-    port = sock.getsockname()[1]
-    try:
+    async with _served(WireLimits(keep_alive_s=0.4)) as (_server, port):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         await _exchange(reader, writer)
         await asyncio.sleep(0.2)
@@ -69,5 +72,3 @@ async def test_idle_keep_alive_closes_by_the_sweep_also_after_an_answer_before_t
         early_writer.write(b"body")
         assert await asyncio.wait_for(early_reader.read(), 3) == b""
         early_writer.close()
-    finally:
-        await server.stop()
