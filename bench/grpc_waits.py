@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from _serving_load import Load, grpc_frame, run_h2load
-from _serving_procs import ServerProcess, ServerSpec, free_port
+from _serving_procs import ServerProcess, ServerSpec, ensure_tool, free_port
 from serving import GRPC_MIN_ANSWER_BYTES, GRPC_PATH, grpc_request
 
 
@@ -90,6 +90,8 @@ def measure(connections: int, duration: int) -> dict[str, float]:
     deadline = time.monotonic() + 30
     while not out.exists() and time.monotonic() < deadline:
         time.sleep(0.1)
+    if not out.exists():
+        raise SystemExit(f"the server wrote no counts to {out}; its log: {workdir / 'server.log'}")
     seen = json.loads(out.read_text())
     handler_ms = sorted(seconds * 1000 for seconds in seen["handler_s"])
     return {"connections": connections, "req/s": result.rps, "client p50 ms": result.p50_ms,
@@ -106,6 +108,7 @@ def main() -> int:
     parser.add_argument("--connections", type=int, nargs="+", default=[16, 64])
     parser.add_argument("--duration", type=int, default=5)
     args = parser.parse_args()
+    ensure_tool("h2load", "nghttp2-client")
     os.sched_setaffinity(0, {1})
     rows = [measure(connections, args.duration) for connections in args.connections]
     keys = list(rows[0])

@@ -80,15 +80,15 @@ class FlatInfer:
             inputs, rows, signature, request_id = decoded
             request = InferRequest(name, inputs, version, request_id, timeout_s=timeout_s)
             try:
-                with self._record(name, "rest"):
+                with self._record(name, "rest"):  # as the general path: encoding included
                     response = await self._dispatcher.infer_checked(served, request, rows,
                                                                     signature)
+                    payload, _ = encode_infer_response(response, request)
             except Exception as error:
                 status, message, extra = error_answer(error, "POST", f"/v2/models/{name}/infer")
                 return status, _JSON, message, extra
         finally:
             reservation.release()
-        payload, _ = encode_infer_response(response, request)
         return 200, _JSON, payload, []
 
 
